@@ -1,0 +1,177 @@
+// socks/server.h — the server side of a SOCKS handshake as a sans-I/O state
+// machine (the mirror of ClientHandshake in client.h).
+//
+// One ServerSession serves one client connection: it reads the first byte to
+// tell SOCKS4/4a from SOCKS5, does SOCKS5 method selection and RFC 1929
+// username/password authentication, parses the request and then *asks its
+// owner* to act. It never touches a socket, a clock or a resolver. The driver
+// loop (socksd, the tests, the fuzzers) is:
+//
+//   while (state() == kReading):
+//     n = feed(received bytes)        // n = bytes that belonged to the handshake
+//     write pendingOutput(), then markSent(bytes written)
+//   state() == kAwaitingDecision: look at request(), do the work, then
+//     grant(bound) or refuse(reply code)
+//   BIND only, kAwaitingSecond: when the incoming connection arrives (or not),
+//     grant(peer) or refuse(reply code) again: that is the second reply
+//   kEstablished: write what is left of pendingOutput(), then relay
+//   kFailed: write what is left of pendingOutput(), then close (status() says why)
+//
+// feed() consumes exactly the bytes of the handshake messages and stops at the
+// end of the request: bytes a client pipelines after its request (the first
+// bytes of the application protocol) are not consumed, and belong to the relay.
+// feed() never looks past in.size().
+//
+// Reply codes are given in the SOCKS5 vocabulary (v5::Reply, RFC 1928 §6);
+// for SOCKS4 every failure becomes 91 (request rejected or failed), the only
+// code of the SOCKS4 document that is not about identd.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "socks/address.h"
+#include "socks/codec.h"
+#include "socks/status.h"
+
+namespace socks {
+
+// RFC 1929 credential check. Implementations are called on the session
+// owner's thread, synchronously from feed(): they must not block.
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  // True when user/password is a valid pair. The views are valid for the call
+  // only; the password must not be kept or logged.
+  virtual bool check(std::string_view user, std::string_view password) const = 0;
+};
+
+struct ServerOptions {
+  // Non-null: SOCKS5 clients must authenticate with username/password
+  // (RFC 1929, method 0x02); a client that does not offer it gets 0xFF (no
+  // acceptable method). SOCKS4 has no way to carry a password, so SOCKS4 and
+  // 4a requests are refused (91). Null: method 0x00 (no authentication) only.
+  // The authenticator must outlive the session.
+  const Authenticator* authenticator = nullptr;
+  // Commands the owner is able to carry out. A request for another command is
+  // refused by the session itself (SOCKS5 0x07 command not supported, SOCKS4
+  // 91) without reaching the owner. CONNECT is always enabled.
+  bool allow_bind = false;
+  bool allow_udp_associate = false;
+};
+
+// What the client asked for, valid in kAwaitingDecision and after.
+struct ServerRequest {
+  std::uint8_t version = 0;  // 4 (SOCKS4 or 4a) or 5
+  Command cmd = Command::kConnect;
+  Address dst;            // SOCKS4: IPv4 or (4a) a domain; SOCKS5: any ATYP
+  std::string_view user;  // SOCKS4 USERID or the RFC 1929 user; may be empty.
+                          // Points into the session: valid while it lives.
+};
+
+// errno of a failed connect()/bind() (or of name resolution mapped to errno)
+// to the reply a server sends, RFC 1928 §6: ECONNREFUSED -> 0x05,
+// ENETUNREACH/ENETDOWN -> 0x03, EHOSTUNREACH/EHOSTDOWN -> 0x04, ETIMEDOUT ->
+// 0x06, EACCES/EPERM -> 0x02, anything else -> 0x01. (A name that does not
+// resolve is "host unreachable", 0x04: the owner maps that itself.)
+v5::Reply replyForErrno(int err) noexcept;
+
+// A short name for a reply code ("connection refused", ...), for logs.
+const char* replyName(v5::Reply reply) noexcept;
+
+class ServerSession {
+ public:
+  enum class State : std::uint8_t {
+    kReading,           // feed() more bytes; pendingOutput() may hold a message
+    kAwaitingDecision,  // request() is valid: the owner calls grant() or refuse()
+    kAwaitingSecond,    // BIND: first reply queued; grant()/refuse() again later
+    kEstablished,       // handshake over: flush pendingOutput(), then relay
+    kFailed,            // flush pendingOutput() (may be empty), then close
+  };
+
+  explicit ServerSession(const ServerOptions& options = {});
+
+  // Not copyable or movable: request().user points into the object.
+  ServerSession(const ServerSession&) = delete;
+  ServerSession& operator=(const ServerSession&) = delete;
+
+  State state() const { return state_; }
+  bool finished() const { return state_ == State::kEstablished || state_ == State::kFailed; }
+
+  // Feed bytes received from the client, from where the previous call stopped.
+  // Returns how many of them belong to the handshake (0 outside kReading). The
+  // rest, if any, is the start of the relayed stream. Several messages may
+  // arrive in one call (a greeting, the request pipelined after it, ...): all
+  // are handled in order, stopping after the request.
+  std::size_t feed(Bytes in);
+
+  // Bytes to send to the client next (method selection, RFC 1929 status,
+  // replies), in order; empty when nothing is pending.
+  Bytes pendingOutput() const { return Bytes(out_.data() + out_sent_, out_len_ - out_sent_); }
+  // n <= pendingOutput().size() bytes were written.
+  void markSent(std::size_t n);
+
+  // The parsed request; meaningful from kAwaitingDecision on.
+  const ServerRequest& request() const { return request_; }
+
+  // Success. In kAwaitingDecision this queues the reply with BND = bound (for
+  // CONNECT the local address of the outgoing connection, RFC 1928 §6; for
+  // BIND where the server listens; for UDP ASSOCIATE the relay's address) and
+  // moves to kEstablished, or for BIND to kAwaitingSecond. In kAwaitingSecond
+  // (BIND) it queues the second reply with the connecting host's address and
+  // moves to kEstablished. A SOCKS4 reply can only carry IPv4: another type is
+  // sent as 0.0.0.0 with the port. Ignored in other states.
+  void grant(const Address& bound);
+
+  // Failure (kAwaitingDecision or kAwaitingSecond): queues a failure reply and
+  // moves to kFailed; status() is a kRejected Status with the wire byte. The
+  // owner must close the connection once the reply is written (RFC 1928 §6:
+  // within 10 seconds; SOCKS4: at once). Ignored in other states.
+  void refuse(v5::Reply reply);
+
+  // Ok unless kFailed: kMalformed (bad bytes), kNoAcceptableMethod,
+  // kAuthFailed, kUnsupported (a command not enabled), kRejected (refuse()).
+  const Status& status() const { return status_; }
+  // The SOCKS5 method selected (kNoAuth until then).
+  v5::Method method() const { return method_; }
+
+ private:
+  enum class Phase : std::uint8_t { kVersion, kSocks4Request, kGreeting, kAuth, kRequest, kDone };
+
+  // Parses in_[0..in_len_) as the current phase's message; on success handles it.
+  Parse parseAndHandle();
+  void onSocks4Request(const Socks4Request& req);
+  void onGreeting(const Socks5Greeting& greeting);
+  void onAuth(const Socks5AuthRequest& auth);
+  void onSocks5Request(const Socks5Request& req);
+  // The current message cannot be parsed: answer as the phase allows, fail.
+  void onMalformed(const char* why);
+  bool commandEnabled(Command cmd) const;
+  void setUser(std::string_view user);
+  void queueReply(bool success, v5::Reply code, const Address& bound);
+  void append(Bytes bytes);
+  void fail(Status status);
+
+  ServerOptions options_;
+  State state_ = State::kReading;
+  Phase phase_ = Phase::kVersion;
+  Status status_;
+  v5::Method method_ = v5::Method::kNoAuth;
+  ServerRequest request_;
+
+  std::array<char, 255> user_{};
+  std::size_t user_len_ = 0;
+
+  // The message being assembled (handshake messages only, never relay data).
+  std::array<std::uint8_t, kMaxMessage> in_{};
+  std::size_t in_len_ = 0;
+
+  // Room for a method selection, an RFC 1929 status and two SOCKS5 replies.
+  std::array<std::uint8_t, 2 + 2 + 2 * v5::kMaxReply> out_{};
+  std::size_t out_len_ = 0;
+  std::size_t out_sent_ = 0;
+};
+
+}  // namespace socks
