@@ -1,0 +1,87 @@
+// Logging that is safe inside someone else's process: a stack buffer, one
+// write(2) per line through the configured sink, never stdio, never malloc.
+#include "socks/log.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+
+namespace socks::log {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(Level::kWarn)};
+std::atomic<Sink> g_sink{&::write};
+std::atomic<const char*> g_prefix{"socksify"};
+
+constexpr const char* kLevelNames[] = {"quiet", "error", "warn", "info", "debug"};
+
+}  // namespace
+
+void setLevel(Level level) noexcept { g_level.store(static_cast<int>(level), std::memory_order_relaxed); }
+
+Level level() noexcept { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
+
+void setSink(Sink sink) noexcept { g_sink.store(sink != nullptr ? sink : &::write); }
+
+void setPrefix(const char* prefix) noexcept { g_prefix.store(prefix); }
+
+bool parseLevel(const char* text, Level& out) noexcept {
+  if (text == nullptr) {
+    return false;
+  }
+  for (int i = 0; i <= static_cast<int>(Level::kDebug); ++i) {
+    if (strcasecmp(text, kLevelNames[i]) == 0 || (text[0] == '0' + i && text[1] == '\0')) {
+      out = static_cast<Level>(i);
+      return true;
+    }
+  }
+  if (strcasecmp(text, "warning") == 0) {
+    out = Level::kWarn;
+    return true;
+  }
+  return false;
+}
+
+void vwrite(Level l, const char* fmt, va_list ap) noexcept {
+  if (!enabled(l) || l == Level::kQuiet) {
+    return;
+  }
+  const int saved_errno = errno;  // logging must never change the caller's errno
+  char buf[1024];
+  int n = std::snprintf(buf, sizeof buf, "%s: ", g_prefix.load(std::memory_order_relaxed));
+  if (n < 0) {
+    n = 0;
+  }
+  size_t len = static_cast<size_t>(n) < sizeof buf ? static_cast<size_t>(n) : sizeof buf - 1;
+  const int m = std::vsnprintf(buf + len, sizeof buf - len, fmt, ap);
+  if (m > 0) {
+    len += static_cast<size_t>(m) < sizeof buf - len ? static_cast<size_t>(m) : sizeof buf - len - 1;
+  }
+  if (len >= sizeof buf - 1) {
+    len = sizeof buf - 2;
+  }
+  buf[len++] = '\n';
+  Sink sink = g_sink.load(std::memory_order_relaxed);
+  size_t off = 0;
+  for (int tries = 0; off < len && tries < 8; ++tries) {  // bounded: EINTR / short writes
+    const ssize_t w = sink(STDERR_FILENO, buf + off, len - off);
+    if (w > 0) {
+      off += static_cast<size_t>(w);
+    } else if (w < 0 && errno != EINTR) {
+      break;
+    }
+  }
+  errno = saved_errno;
+}
+
+void write(Level l, const char* fmt, ...) noexcept {
+  va_list ap;
+  va_start(ap, fmt);
+  vwrite(l, fmt, ap);
+  va_end(ap);
+}
+
+}  // namespace socks::log
