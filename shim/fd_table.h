@@ -1,0 +1,76 @@
+// shim/fd_table.h — what the shim knows about the program's descriptors.
+//
+// An array indexed by descriptor; each entry an atomic pointer to refcounted
+// state of one kind (for now: a stream the shim connected through a proxy;
+// BIND listeners and UDP associations follow). An untracked descriptor costs
+// one load: the table pointer is null until the first descriptor is tracked,
+// and then the entry itself is null. Taking a reference to a non-null entry
+// happens under one of 64 striped mutexes, so close() on another thread can
+// never free state that a reader is about to use (lookup -> ref -> unlock ->
+// use -> unref). The mutexes are held across fork() by pthread_atfork
+// handlers, so a child never inherits one locked. The table lives in private
+// memory: a forked child gets a copy, just as it gets copies of the fds.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "socks/address.h"
+
+namespace socksify {
+
+enum class FdKind : std::uint8_t { kProxiedStream };
+
+struct FdState {
+  FdKind kind = FdKind::kProxiedStream;
+  std::atomic<int> refs{1};
+  // What the program passed to connect(): getpeername() answers this.
+  sockaddr_storage peer{};
+  socklen_t peer_len = 0;
+  // The first hop, which is what the kernel thinks the peer is; a mismatch
+  // means the entry is stale (the fd was closed behind our back and reused).
+  socks::Address first_hop;
+  // What the last proxy was asked to connect to (a name for fake addresses).
+  socks::Address dst;
+};
+
+// A counted reference; empty for untracked descriptors.
+class FdRef {
+ public:
+  FdRef() = default;
+  explicit FdRef(FdState* state) : state_(state) {}
+  FdRef(FdRef&& other) noexcept : state_(other.state_) { other.state_ = nullptr; }
+  FdRef& operator=(FdRef&& other) noexcept;
+  FdRef(const FdRef&) = delete;
+  FdRef& operator=(const FdRef&) = delete;
+  ~FdRef();
+
+  explicit operator bool() const { return state_ != nullptr; }
+  FdState* operator->() const { return state_; }
+  FdState& operator*() const { return *state_; }
+
+ private:
+  FdState* state_ = nullptr;
+};
+
+namespace fdtable {
+
+// Empty unless fd is tracked. One atomic load on the untracked path.
+FdRef get(int fd) noexcept;
+// Whether fd is tracked (no reference taken).
+bool tracked(int fd) noexcept;
+// Tracks fd with `state` (the table takes the one reference `state` was
+// created with); any previous state is dropped. False if fd is beyond the
+// table (the state is then dropped too).
+bool set(int fd, FdState* state) noexcept;
+// Forgets fd.
+void clear(int fd) noexcept;
+// dup/dup2/dup3/F_DUPFD: `to` now shares `from`'s state (or is cleared).
+void copy(int from, int to) noexcept;
+// close_range(first, last): forgets every fd in the range.
+void clearRange(unsigned int first, unsigned int last) noexcept;
+
+}  // namespace fdtable
+}  // namespace socksify

@@ -1,0 +1,144 @@
+// The real libc functions, resolved once with dlsym(RTLD_NEXT) (never
+// dlopen("libc"), which would skip any library preloaded after us).
+#include "real.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdarg>
+
+#include "socks/log.h"
+
+// Our own exports, for the circular-reference check.
+extern "C" {
+int fcntl64(int fd, int cmd, ...);
+int close_range(unsigned int first, unsigned int last, int flags) noexcept;
+}
+
+namespace socksify {
+namespace {
+
+std::atomic<bool> g_broken{false};
+
+}  // namespace
+
+void* resolveRealSymbol(const char* name, void* self) noexcept {
+  void* fn = dlsym(RTLD_NEXT, name);
+  if (fn == nullptr || fn == self) {
+    // The proxychains-ng check, but inert instead of abort(): a missing or
+    // circular symbol makes the shim forward nothing it cannot forward.
+    if (!g_broken.exchange(true)) {
+      SOCKS_LOG(kError, "cannot find the real %s(); the library is inert", name);
+    }
+    return nullptr;
+  }
+  return fn;
+}
+
+bool shimBroken() noexcept { return g_broken.load(std::memory_order_relaxed); }
+
+namespace real {
+RealFn<decltype(&::socket)> socket{"socket", &::socket};
+RealFn<decltype(&::connect)> connect{"connect", &::connect};
+RealFn<decltype(&::close)> close{"close", &::close};
+RealFn<int (*)(unsigned int, unsigned int, int)> close_range{"close_range", &::close_range};
+RealFn<decltype(&::dup)> dup{"dup", &::dup};
+RealFn<decltype(&::dup2)> dup2{"dup2", &::dup2};
+RealFn<decltype(&::dup3)> dup3{"dup3", &::dup3};
+RealFn<int (*)(int, int, ...)> fcntl{"fcntl", &::fcntl};
+RealFn<int (*)(int, int, ...)> fcntl64{"fcntl64", &::fcntl64};
+RealFn<decltype(&::fclose)> fclose{"fclose", &::fclose};
+RealFn<decltype(&::getpeername)> getpeername{"getpeername", &::getpeername};
+RealFn<decltype(&::getsockname)> getsockname{"getsockname", &::getsockname};
+RealFn<ssize_t (*)(int, const void*, size_t)> write{"write", &::write};
+RealFn<decltype(&::getaddrinfo)> getaddrinfo{"getaddrinfo", &::getaddrinfo};
+RealFn<decltype(&::freeaddrinfo)> freeaddrinfo{"freeaddrinfo", &::freeaddrinfo};
+RealFn<decltype(&::getnameinfo)> getnameinfo{"getnameinfo", &::getnameinfo};
+RealFn<hostent* (*)(const char*)> gethostbyname{"gethostbyname", &::gethostbyname};
+RealFn<hostent* (*)(const char*, int)> gethostbyname2{"gethostbyname2", &::gethostbyname2};
+RealFn<int (*)(const char*, hostent*, char*, size_t, hostent**, int*)> gethostbyname_r{
+    "gethostbyname_r", &::gethostbyname_r};
+RealFn<int (*)(const char*, int, hostent*, char*, size_t, hostent**, int*)> gethostbyname2_r{
+    "gethostbyname2_r", &::gethostbyname2_r};
+RealFn<hostent* (*)(const void*, socklen_t, int)> gethostbyaddr{"gethostbyaddr", &::gethostbyaddr};
+RealFn<int (*)(const void*, socklen_t, int, hostent*, char*, size_t, hostent**, int*)>
+    gethostbyaddr_r{"gethostbyaddr_r", &::gethostbyaddr_r};
+}  // namespace real
+
+namespace {
+
+// SocketOps entries: thin thunks into the real functions. The ones we do not
+// interpose (bind, listen, send, ...) still go through dlsym so that a later
+// issue can interpose them without touching core.
+RealFn<decltype(&::bind)> g_bind{"bind", nullptr};
+RealFn<decltype(&::listen)> g_listen{"listen", nullptr};
+RealFn<decltype(&::accept4)> g_accept4{"accept4", nullptr};
+RealFn<ssize_t (*)(int, void*, size_t)> g_read{"read", nullptr};
+RealFn<decltype(&::send)> g_send{"send", nullptr};
+RealFn<decltype(&::recv)> g_recv{"recv", nullptr};
+RealFn<decltype(&::sendto)> g_sendto{"sendto", nullptr};
+RealFn<decltype(&::recvfrom)> g_recvfrom{"recvfrom", nullptr};
+RealFn<int (*)(pollfd*, nfds_t, int)> g_poll{"poll", nullptr};
+RealFn<decltype(&::getsockopt)> g_getsockopt{"getsockopt", nullptr};
+RealFn<decltype(&::setsockopt)> g_setsockopt{"setsockopt", nullptr};
+
+int opSocket(int d, int t, int p) { return real::socket(d, t, p); }
+int opConnect(int fd, const sockaddr* a, socklen_t l) { return real::connect(fd, a, l); }
+int opBind(int fd, const sockaddr* a, socklen_t l) { return g_bind(fd, a, l); }
+int opListen(int fd, int b) { return g_listen(fd, b); }
+int opAccept4(int fd, sockaddr* a, socklen_t* l, int f) { return g_accept4(fd, a, l, f); }
+int opClose(int fd) { return real::close(fd); }
+ssize_t opRead(int fd, void* b, size_t n) { return g_read(fd, b, n); }
+ssize_t opWrite(int fd, const void* b, size_t n) { return real::write(fd, b, n); }
+ssize_t opSend(int fd, const void* b, size_t n, int f) { return g_send(fd, b, n, f); }
+ssize_t opRecv(int fd, void* b, size_t n, int f) { return g_recv(fd, b, n, f); }
+ssize_t opSendto(int fd, const void* b, size_t n, int f, const sockaddr* a, socklen_t l) {
+  return g_sendto(fd, b, n, f, a, l);
+}
+ssize_t opRecvfrom(int fd, void* b, size_t n, int f, sockaddr* a, socklen_t* l) {
+  return g_recvfrom(fd, b, n, f, a, l);
+}
+int opPoll(pollfd* p, nfds_t n, int t) { return g_poll(p, n, t); }
+int opGetsockopt(int fd, int lv, int nm, void* v, socklen_t* l) { return g_getsockopt(fd, lv, nm, v, l); }
+int opSetsockopt(int fd, int lv, int nm, const void* v, socklen_t l) {
+  return g_setsockopt(fd, lv, nm, v, l);
+}
+int opGetsockname(int fd, sockaddr* a, socklen_t* l) { return real::getsockname(fd, a, l); }
+int opGetpeername(int fd, sockaddr* a, socklen_t* l) { return real::getpeername(fd, a, l); }
+// Only F_GETFL / F_SETFL-style integer commands are used through the table.
+int opFcntl(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  const long arg = va_arg(ap, long);
+  va_end(ap);
+  return real::fcntl(fd, cmd, arg);
+}
+
+constexpr socks::SocketOps kRealOps{
+    .socket = opSocket,
+    .connect = opConnect,
+    .bind = opBind,
+    .listen = opListen,
+    .accept4 = opAccept4,
+    .close = opClose,
+    .read = opRead,
+    .write = opWrite,
+    .send = opSend,
+    .recv = opRecv,
+    .sendto = opSendto,
+    .recvfrom = opRecvfrom,
+    .poll = opPoll,
+    .getsockopt = opGetsockopt,
+    .setsockopt = opSetsockopt,
+    .getsockname = opGetsockname,
+    .getpeername = opGetpeername,
+    .fcntl = opFcntl,
+};
+
+}  // namespace
+
+const socks::SocketOps& realSocketOps() noexcept { return kRealOps; }
+
+}  // namespace socksify

@@ -1,0 +1,84 @@
+// shim/real.h — the real libc functions behind every hook, resolved once.
+//
+// Each RealFn is constant-initialised (usable before any constructor, from
+// any thread) and resolves itself with dlsym(RTLD_NEXT) on first use; the
+// result is published with an atomic store. If dlsym finds nothing, or finds
+// our own hook (a circular reference), the shim logs once and goes inert —
+// it never aborts the host. Nothing in shim/ calls an interposed function by
+// its plain name: it calls real::name(...).
+#pragma once
+
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "socks/socket_ops.h"
+
+namespace socksify {
+
+// Resolves `name` with dlsym(RTLD_NEXT); never returns our own export. Logs
+// once and marks the shim broken (shimBroken()) when the symbol is missing.
+void* resolveRealSymbol(const char* name, void* self) noexcept;
+bool shimBroken() noexcept;
+
+template <class Fn>
+class RealFn {
+ public:
+  constexpr RealFn(const char* name, Fn self) : name_(name), self_(self) {}
+
+  Fn get() const noexcept {
+    Fn fn = fn_.load(std::memory_order_acquire);
+    if (fn == nullptr) {
+      fn = reinterpret_cast<Fn>(resolveRealSymbol(name_, reinterpret_cast<void*>(self_)));
+      fn_.store(fn, std::memory_order_release);
+    }
+    return fn;
+  }
+  template <class... Args>
+  auto operator()(Args... args) const noexcept {
+    return get()(args...);
+  }
+
+ private:
+  const char* name_;
+  Fn self_;
+  mutable std::atomic<Fn> fn_{nullptr};
+};
+
+namespace real {
+// Stream and descriptor calls.
+extern RealFn<decltype(&::socket)> socket;
+extern RealFn<decltype(&::connect)> connect;
+extern RealFn<decltype(&::close)> close;
+extern RealFn<int (*)(unsigned int, unsigned int, int)> close_range;
+extern RealFn<decltype(&::dup)> dup;
+extern RealFn<decltype(&::dup2)> dup2;
+extern RealFn<decltype(&::dup3)> dup3;
+extern RealFn<int (*)(int, int, ...)> fcntl;
+extern RealFn<int (*)(int, int, ...)> fcntl64;
+extern RealFn<decltype(&::fclose)> fclose;
+extern RealFn<decltype(&::getpeername)> getpeername;
+extern RealFn<decltype(&::getsockname)> getsockname;
+extern RealFn<ssize_t (*)(int, const void*, size_t)> write;
+// Resolver calls.
+extern RealFn<decltype(&::getaddrinfo)> getaddrinfo;
+extern RealFn<decltype(&::freeaddrinfo)> freeaddrinfo;
+extern RealFn<decltype(&::getnameinfo)> getnameinfo;
+extern RealFn<hostent* (*)(const char*)> gethostbyname;
+extern RealFn<hostent* (*)(const char*, int)> gethostbyname2;
+extern RealFn<int (*)(const char*, hostent*, char*, size_t, hostent**, int*)> gethostbyname_r;
+extern RealFn<int (*)(const char*, int, hostent*, char*, size_t, hostent**, int*)> gethostbyname2_r;
+extern RealFn<hostent* (*)(const void*, socklen_t, int)> gethostbyaddr;
+extern RealFn<int (*)(const void*, socklen_t, int, hostent*, char*, size_t, hostent**, int*)>
+    gethostbyaddr_r;
+}  // namespace real
+
+// A SocketOps table whose entries call the real libc functions (never our
+// hooks). Constant-initialised; valid at any time.
+const socks::SocketOps& realSocketOps() noexcept;
+
+}  // namespace socksify
