@@ -24,11 +24,18 @@
 namespace socksify {
 namespace {
 
-bool isStreamSocket(int fd) {
+// TCP, and MPTCP (which falls back to plain TCP toward a proxy). SCTP stream
+// sockets cannot be carried by a SOCKS proxy and keep their own semantics.
+constexpr int kIpprotoMptcp = 262;
+bool isTcpSocket(int fd) {
+  const socks::SocketOps& ops = realSocketOps();
   int type = 0;
+  int protocol = 0;
   socklen_t len = sizeof type;
-  return realSocketOps().getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
-         type == SOCK_STREAM;
+  socklen_t plen = sizeof protocol;
+  return ops.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM &&
+         ops.getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &plen) == 0 &&
+         (protocol == IPPROTO_TCP || protocol == kIpprotoMptcp);
 }
 
 bool isProxy(const ProcessState& state, const socks::Address& dst) {
@@ -135,7 +142,7 @@ int hookConnect(int fd, const sockaddr* addr, socklen_t len) {
     return real::connect(fd, addr, len);
   }
   const ProcessState* state = processState();
-  if (state == nullptr || !isStreamSocket(fd)) {
+  if (state == nullptr || !isTcpSocket(fd)) {
     return real::connect(fd, addr, len);
   }
   auto dst = socks::Address::fromSockaddr(addr, len);

@@ -11,22 +11,26 @@
 
 #include "socks/log.h"
 
-// Our own exports, for the circular-reference check.
-extern "C" {
-int fcntl64(int fd, int cmd, ...);
-int close_range(unsigned int first, unsigned int last, int flags) noexcept;
-}
 
 namespace socksify {
 namespace {
 
 std::atomic<bool> g_broken{false};
 
+// Whether addr lies inside this library (dladdr of one of our own functions
+// gives our load base).
+bool insideThisLibrary(void* addr) {
+  Dl_info self{};
+  Dl_info other{};
+  return dladdr(reinterpret_cast<void*>(&insideThisLibrary), &self) != 0 &&
+         dladdr(addr, &other) != 0 && self.dli_fbase == other.dli_fbase;
+}
+
 }  // namespace
 
-void* resolveRealSymbol(const char* name, void* self) noexcept {
+void* resolveRealSymbol(const char* name) noexcept {
   void* fn = dlsym(RTLD_NEXT, name);
-  if (fn == nullptr || fn == self) {
+  if (fn == nullptr || insideThisLibrary(fn)) {
     // The proxychains-ng check, but inert instead of abort(): a missing or
     // circular symbol makes the shim forward nothing it cannot forward.
     if (!g_broken.exchange(true)) {
@@ -40,31 +44,28 @@ void* resolveRealSymbol(const char* name, void* self) noexcept {
 bool shimBroken() noexcept { return g_broken.load(std::memory_order_relaxed); }
 
 namespace real {
-RealFn<decltype(&::socket)> socket{"socket", &::socket};
-RealFn<decltype(&::connect)> connect{"connect", &::connect};
-RealFn<decltype(&::close)> close{"close", &::close};
-RealFn<int (*)(unsigned int, unsigned int, int)> close_range{"close_range", &::close_range};
-RealFn<decltype(&::dup)> dup{"dup", &::dup};
-RealFn<decltype(&::dup2)> dup2{"dup2", &::dup2};
-RealFn<decltype(&::dup3)> dup3{"dup3", &::dup3};
-RealFn<int (*)(int, int, ...)> fcntl{"fcntl", &::fcntl};
-RealFn<int (*)(int, int, ...)> fcntl64{"fcntl64", &::fcntl64};
-RealFn<decltype(&::fclose)> fclose{"fclose", &::fclose};
-RealFn<decltype(&::getpeername)> getpeername{"getpeername", &::getpeername};
-RealFn<decltype(&::getsockname)> getsockname{"getsockname", &::getsockname};
-RealFn<ssize_t (*)(int, const void*, size_t)> write{"write", &::write};
-RealFn<decltype(&::getaddrinfo)> getaddrinfo{"getaddrinfo", &::getaddrinfo};
-RealFn<decltype(&::freeaddrinfo)> freeaddrinfo{"freeaddrinfo", &::freeaddrinfo};
-RealFn<decltype(&::getnameinfo)> getnameinfo{"getnameinfo", &::getnameinfo};
-RealFn<hostent* (*)(const char*)> gethostbyname{"gethostbyname", &::gethostbyname};
-RealFn<hostent* (*)(const char*, int)> gethostbyname2{"gethostbyname2", &::gethostbyname2};
-RealFn<int (*)(const char*, hostent*, char*, size_t, hostent**, int*)> gethostbyname_r{
-    "gethostbyname_r", &::gethostbyname_r};
-RealFn<int (*)(const char*, int, hostent*, char*, size_t, hostent**, int*)> gethostbyname2_r{
-    "gethostbyname2_r", &::gethostbyname2_r};
-RealFn<hostent* (*)(const void*, socklen_t, int)> gethostbyaddr{"gethostbyaddr", &::gethostbyaddr};
+RealFn<decltype(&::socket)> socket{"socket"};
+RealFn<decltype(&::connect)> connect{"connect"};
+RealFn<decltype(&::close)> close{"close"};
+RealFn<int (*)(unsigned int, unsigned int, int)> close_range{"close_range"};
+RealFn<decltype(&::dup)> dup{"dup"};
+RealFn<decltype(&::dup2)> dup2{"dup2"};
+RealFn<decltype(&::dup3)> dup3{"dup3"};
+RealFn<int (*)(int, int, ...)> fcntl{"fcntl"};
+RealFn<int (*)(int, int, ...)> fcntl64{"fcntl64"};
+RealFn<decltype(&::fclose)> fclose{"fclose"};
+RealFn<decltype(&::getpeername)> getpeername{"getpeername"};
+RealFn<decltype(&::getsockname)> getsockname{"getsockname"};
+RealFn<decltype(&::getaddrinfo)> getaddrinfo{"getaddrinfo"};
+RealFn<decltype(&::freeaddrinfo)> freeaddrinfo{"freeaddrinfo"};
+RealFn<decltype(&::getnameinfo)> getnameinfo{"getnameinfo"};
+RealFn<hostent* (*)(const char*)> gethostbyname{"gethostbyname"};
+RealFn<hostent* (*)(const char*, int)> gethostbyname2{"gethostbyname2"};
+RealFn<int (*)(const char*, hostent*, char*, size_t, hostent**, int*)> gethostbyname_r{"gethostbyname_r"};
+RealFn<int (*)(const char*, int, hostent*, char*, size_t, hostent**, int*)> gethostbyname2_r{"gethostbyname2_r"};
+RealFn<hostent* (*)(const void*, socklen_t, int)> gethostbyaddr{"gethostbyaddr"};
 RealFn<int (*)(const void*, socklen_t, int, hostent*, char*, size_t, hostent**, int*)>
-    gethostbyaddr_r{"gethostbyaddr_r", &::gethostbyaddr_r};
+    gethostbyaddr_r{"gethostbyaddr_r"};
 }  // namespace real
 
 namespace {
@@ -72,17 +73,17 @@ namespace {
 // SocketOps entries: thin thunks into the real functions. The ones we do not
 // interpose (bind, listen, send, ...) still go through dlsym so that a later
 // issue can interpose them without touching core.
-RealFn<decltype(&::bind)> g_bind{"bind", nullptr};
-RealFn<decltype(&::listen)> g_listen{"listen", nullptr};
-RealFn<decltype(&::accept4)> g_accept4{"accept4", nullptr};
-RealFn<ssize_t (*)(int, void*, size_t)> g_read{"read", nullptr};
-RealFn<decltype(&::send)> g_send{"send", nullptr};
-RealFn<decltype(&::recv)> g_recv{"recv", nullptr};
-RealFn<decltype(&::sendto)> g_sendto{"sendto", nullptr};
-RealFn<decltype(&::recvfrom)> g_recvfrom{"recvfrom", nullptr};
-RealFn<int (*)(pollfd*, nfds_t, int)> g_poll{"poll", nullptr};
-RealFn<decltype(&::getsockopt)> g_getsockopt{"getsockopt", nullptr};
-RealFn<decltype(&::setsockopt)> g_setsockopt{"setsockopt", nullptr};
+RealFn<decltype(&::bind)> g_bind{"bind"};
+RealFn<decltype(&::listen)> g_listen{"listen"};
+RealFn<decltype(&::accept4)> g_accept4{"accept4"};
+RealFn<ssize_t (*)(int, void*, size_t)> g_read{"read"};
+RealFn<decltype(&::send)> g_send{"send"};
+RealFn<decltype(&::recv)> g_recv{"recv"};
+RealFn<decltype(&::sendto)> g_sendto{"sendto"};
+RealFn<decltype(&::recvfrom)> g_recvfrom{"recvfrom"};
+RealFn<int (*)(pollfd*, nfds_t, int)> g_poll{"poll"};
+RealFn<decltype(&::getsockopt)> g_getsockopt{"getsockopt"};
+RealFn<decltype(&::setsockopt)> g_setsockopt{"setsockopt"};
 
 int opSocket(int d, int t, int p) { return real::socket(d, t, p); }
 int opConnect(int fd, const sockaddr* a, socklen_t l) { return real::connect(fd, a, l); }
@@ -91,7 +92,8 @@ int opListen(int fd, int b) { return g_listen(fd, b); }
 int opAccept4(int fd, sockaddr* a, socklen_t* l, int f) { return g_accept4(fd, a, l, f); }
 int opClose(int fd) { return real::close(fd); }
 ssize_t opRead(int fd, void* b, size_t n) { return g_read(fd, b, n); }
-ssize_t opWrite(int fd, const void* b, size_t n) { return real::write(fd, b, n); }
+RealFn<ssize_t (*)(int, const void*, size_t)> g_write{"write"};
+ssize_t opWrite(int fd, const void* b, size_t n) { return g_write(fd, b, n); }
 ssize_t opSend(int fd, const void* b, size_t n, int f) { return g_send(fd, b, n, f); }
 ssize_t opRecv(int fd, void* b, size_t n, int f) { return g_recv(fd, b, n, f); }
 ssize_t opSendto(int fd, const void* b, size_t n, int f, const sockaddr* a, socklen_t l) {

@@ -20,20 +20,21 @@
 
 namespace socksify {
 
-// Resolves `name` with dlsym(RTLD_NEXT); never returns our own export. Logs
-// once and marks the shim broken (shimBroken()) when the symbol is missing.
-void* resolveRealSymbol(const char* name, void* self) noexcept;
+// Resolves `name` with dlsym(RTLD_NEXT). A result inside libsocksify.so
+// itself (a circular reference) counts as missing. Logs once and marks the
+// shim broken (shimBroken()) when the symbol is missing.
+void* resolveRealSymbol(const char* name) noexcept;
 bool shimBroken() noexcept;
 
 template <class Fn>
 class RealFn {
  public:
-  constexpr RealFn(const char* name, Fn self) : name_(name), self_(self) {}
+  constexpr explicit RealFn(const char* name) : name_(name) {}
 
   Fn get() const noexcept {
     Fn fn = fn_.load(std::memory_order_acquire);
     if (fn == nullptr) {
-      fn = reinterpret_cast<Fn>(resolveRealSymbol(name_, reinterpret_cast<void*>(self_)));
+      fn = reinterpret_cast<Fn>(resolveRealSymbol(name_));
       fn_.store(fn, std::memory_order_release);
     }
     return fn;
@@ -45,7 +46,6 @@ class RealFn {
 
  private:
   const char* name_;
-  Fn self_;
   mutable std::atomic<Fn> fn_{nullptr};
 };
 
@@ -63,7 +63,6 @@ extern RealFn<int (*)(int, int, ...)> fcntl64;
 extern RealFn<decltype(&::fclose)> fclose;
 extern RealFn<decltype(&::getpeername)> getpeername;
 extern RealFn<decltype(&::getsockname)> getsockname;
-extern RealFn<ssize_t (*)(int, const void*, size_t)> write;
 // Resolver calls.
 extern RealFn<decltype(&::getaddrinfo)> getaddrinfo;
 extern RealFn<decltype(&::freeaddrinfo)> freeaddrinfo;

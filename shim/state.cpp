@@ -21,8 +21,6 @@ std::atomic<const ProcessState*> g_state{nullptr};
 std::atomic<bool> g_loaded{false};
 thread_local bool t_loading = false;
 
-ssize_t realWrite(int fd, const void* buf, size_t len) { return real::write(fd, buf, len); }
-
 // Resolves a proxy's host once, locally, with real sockets: the proxy itself
 // can never be reached through a proxy.
 bool resolveHop(const socks::ProxyUrl& url, int timeout_ms, socks::Hop& hop) {
@@ -57,7 +55,6 @@ ProcessState* build() {
   if (getauxval(AT_SECURE) != 0) {
     return nullptr;
   }
-  socks::log::setSink(realWrite);
   if (const char* lvl = getenv("SOCKSIFY_LOG"); lvl != nullptr && *lvl != '\0') {
     socks::log::Level level;
     if (socks::log::parseLevel(lvl, level)) {

@@ -3,6 +3,7 @@
 #include "socks/log.h"
 
 #include <errno.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -12,8 +13,12 @@
 namespace socks::log {
 namespace {
 
+// The default sink is the system call itself: no libc symbol (which an
+// interposing library might own) and usable at any time.
+ssize_t rawWrite(int fd, const void* buf, size_t len) { return syscall(SYS_write, fd, buf, len); }
+
 std::atomic<int> g_level{static_cast<int>(Level::kWarn)};
-std::atomic<Sink> g_sink{&::write};
+std::atomic<Sink> g_sink{&rawWrite};
 std::atomic<const char*> g_prefix{"socksify"};
 
 constexpr const char* kLevelNames[] = {"quiet", "error", "warn", "info", "debug"};
@@ -24,7 +29,7 @@ void setLevel(Level level) noexcept { g_level.store(static_cast<int>(level), std
 
 Level level() noexcept { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
 
-void setSink(Sink sink) noexcept { g_sink.store(sink != nullptr ? sink : &::write); }
+void setSink(Sink sink) noexcept { g_sink.store(sink != nullptr ? sink : &rawWrite); }
 
 void setPrefix(const char* prefix) noexcept { g_prefix.store(prefix); }
 
