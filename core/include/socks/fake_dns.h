@@ -43,6 +43,10 @@ class FakeDns {
 
   // The entry index for name, allocating it on first use; nullopt when full
   // or when name is not a valid domain (empty, > 255 bytes, NUL inside).
+  // Concurrent callers (threads or processes) interning the same name all
+  // get the same index; each loser of such a race leaves one entry unused
+  // (its address still maps back to the same name), so under contention
+  // slightly fewer than capacity() names fit. Thread-safe, lock-free.
   std::optional<std::uint32_t> intern(std::string_view name);
 
   // The fake address for an entry (port as given).
