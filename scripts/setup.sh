@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake pkg-config libc-ares-dev libgtest-dev libgmock-dev
+  build-essential cmake pkg-config libc-ares-dev libgtest-dev libgmock-dev libbenchmark-dev
   # programs the integration tests run through the shim
   curl wget python3 nodejs ncat openssh-client openssh-server bind9-dnsutils netcat-openbsd
   # third-party SOCKS servers for interop
