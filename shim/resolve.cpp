@@ -220,8 +220,8 @@ std::optional<NameAnswer> fromHostsFile(std::string_view name, Status& error) {
 }
 
 // Resolves a non-numeric name per the process's DNS mode. family is AF_INET,
-// AF_INET6 or AF_UNSPEC. kRemote: AF_INET6 gives the IPv6 fake, anything
-// else the IPv4 fake. kLocal: c-ares asks for family, or for both when
+// AF_INET6 or AF_UNSPEC. kRemote: AF_INET6 gives the IPv6 fake, AF_INET
+// the IPv4 fake, AF_UNSPEC the fake of the first proxy's family. kLocal: c-ares asks for family, or for both when
 // v4mapped (AF_INET6 with AI_V4MAPPED may use IPv4 answers).
 Status resolveHostName(const ProcessState& state, std::string_view name, int family, bool v4mapped,
                        NameAnswer& out) {
@@ -253,8 +253,13 @@ Status resolveHostName(const ProcessState& state, std::string_view name, int fam
     SOCKS_LOG(kWarn, "the fake-address map is full; cannot resolve another name");
     return Status(Errc::kTimeout, "fake-address map full");
   }
-  out.addresses.push_back(family == AF_INET6 ? FakeDns::ipv6For(*index, 0)
-                                             : FakeDns::ipv4For(*index, 0));
+  // AF_UNSPEC gets the fake of the first proxy's family: the program makes
+  // its socket from the answer, and an AF_INET socket cannot reach an IPv6
+  // proxy (nor can we swap the program's socket for another).
+  const bool first_hop_v6 =
+      !state.chain.empty() && state.chain.front().addr.type == socks::Address::Type::kIPv6;
+  const bool v6 = family == AF_INET6 || (family == AF_UNSPEC && first_hop_v6);
+  out.addresses.push_back(v6 ? FakeDns::ipv6For(*index, 0) : FakeDns::ipv4For(*index, 0));
   out.canonical.assign(name);
   SOCKS_LOG(kDebug, "fake address for a name (entry %u)", static_cast<unsigned>(*index));
   return {};
