@@ -18,7 +18,7 @@ namespace socks {
 enum class Errc : std::uint8_t {
   kOk = 0,
   kMalformed,           // the peer sent bytes that violate the protocol
-  kNoAcceptableMethod,  // SOCKS5 method selection 0xFF, or a method we did not offer
+  kNoAcceptableMethod,  // SOCKS5 method selection 0xFF (an unoffered method is kMalformed)
   kAuthFailed,          // RFC 1929 status != 0
   kRejected,            // a SOCKS reply other than success; see socks_version/reply
   kTimeout,             // a deadline passed
