@@ -21,7 +21,7 @@ namespace {
 // Linux ABIs we build for, reading it as a long and passing it on preserves it.
 int hookFcntl(const RealFn<int (*)(int, int, ...)>& fn, int fd, int cmd, long arg) {
   const int rc = fn(fd, cmd, arg);
-  if (rc >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) {
+  if (rc >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && fdtable::tracked(fd)) {
     fdtable::copy(fd, rc);
   }
   return rc;
@@ -30,8 +30,21 @@ int hookFcntl(const RealFn<int (*)(int, int, ...)>& fn, int fd, int cmd, long ar
 }  // namespace
 }  // namespace socksify
 
-using socksify::fdtable::clear;
-using socksify::fdtable::copy;
+namespace {
+
+inline void clear(int fd) {
+  if (socksify::fdtable::tracked(fd)) {
+    socksify::fdtable::clear(fd);
+  }
+}
+
+inline void copy(int from, int to) {
+  if (socksify::fdtable::tracked(from) || socksify::fdtable::tracked(to)) {
+    socksify::fdtable::copy(from, to);
+  }
+}
+
+}  // namespace
 
 SOCKSIFY_EXPORT int close(int fd) {
   clear(fd);

@@ -172,6 +172,9 @@ bool sameHost(const sockaddr_storage& ss, socklen_t len, const socks::Address& h
 }
 
 int hookGetpeername(int fd, sockaddr* addr, socklen_t* len) {
+  if (!fdtable::tracked(fd)) {
+    return real::getpeername(fd, addr, len);
+  }
   FdRef ref = fdtable::get(fd);
   if (!ref || addr == nullptr || len == nullptr) {
     return real::getpeername(fd, addr, len);

@@ -7,16 +7,21 @@
 #include <mutex>
 
 namespace socksify {
+namespace fdtable::detail {
+std::atomic<Entry*> g_entries{nullptr};
+std::atomic<std::size_t> g_size{0};
+}  // namespace fdtable::detail
+
 namespace {
 
 constexpr std::size_t kStripes = 64;
 constexpr std::size_t kMinEntries = 1024;
 constexpr std::size_t kMaxEntries = std::size_t{1} << 22;
 
-using Entry = std::atomic<FdState*>;
+using fdtable::detail::Entry;
+using fdtable::detail::g_entries;
+using fdtable::detail::g_size;
 
-std::atomic<Entry*> g_entries{nullptr};
-std::atomic<std::size_t> g_size{0};
 std::mutex g_stripes[kStripes];
 std::once_flag g_alloc_once;
 
@@ -95,21 +100,16 @@ FdRef::~FdRef() { unref(state_); }
 namespace fdtable {
 
 FdRef get(int fd) noexcept {
-  Entry* e = entryFor(fd, false);
-  if (e == nullptr || e->load(std::memory_order_acquire) == nullptr) {
+  if (!tracked(fd)) {
     return FdRef();
   }
+  Entry* e = entryFor(fd, false);
   std::lock_guard<std::mutex> lock(stripe(fd));
   FdState* state = e->load(std::memory_order_acquire);
   if (state != nullptr) {
     state->refs.fetch_add(1, std::memory_order_relaxed);
   }
   return FdRef(state);
-}
-
-bool tracked(int fd) noexcept {
-  Entry* e = entryFor(fd, false);
-  return e != nullptr && e->load(std::memory_order_acquire) != nullptr;
 }
 
 bool set(int fd, FdState* state) noexcept {
@@ -128,10 +128,10 @@ bool set(int fd, FdState* state) noexcept {
 }
 
 void clear(int fd) noexcept {
-  Entry* e = entryFor(fd, false);
-  if (e == nullptr || e->load(std::memory_order_acquire) == nullptr) {
+  if (!tracked(fd)) {
     return;
   }
+  Entry* e = entryFor(fd, false);
   FdState* old = nullptr;
   {
     std::lock_guard<std::mutex> lock(stripe(fd));
@@ -141,7 +141,7 @@ void clear(int fd) noexcept {
 }
 
 void copy(int from, int to) noexcept {
-  if (from == to) {
+  if (from == to || (!tracked(from) && !tracked(to))) {
     return;
   }
   FdRef src = get(from);

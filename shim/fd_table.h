@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "socks/address.h"
@@ -57,10 +58,25 @@ class FdRef {
 
 namespace fdtable {
 
+namespace detail {
+using Entry = std::atomic<FdState*>;
+// Null until the first descriptor is tracked.
+extern std::atomic<Entry*> g_entries;
+extern std::atomic<std::size_t> g_size;
+}  // namespace detail
+
+// Whether fd may be tracked: one load (the table pointer) while nothing was
+// ever tracked, then a bounds check and the entry's load. Inline, so a hook
+// on an untracked descriptor pays exactly that before forwarding.
+inline bool tracked(int fd) noexcept {
+  detail::Entry* table = detail::g_entries.load(std::memory_order_acquire);
+  return table != nullptr &&
+         static_cast<std::size_t>(fd) < detail::g_size.load(std::memory_order_relaxed) &&
+         table[fd].load(std::memory_order_acquire) != nullptr;
+}
+
 // Empty unless fd is tracked. One atomic load on the untracked path.
 FdRef get(int fd) noexcept;
-// Whether fd is tracked (no reference taken).
-bool tracked(int fd) noexcept;
 // Tracks fd with `state` (the table takes the one reference `state` was
 // created with); any previous state is dropped. False if fd is beyond the
 // table (the state is then dropped too).

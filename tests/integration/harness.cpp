@@ -91,7 +91,29 @@ std::string TempDir::write(const std::string& name, const std::string& content) 
 
 // ---------------------------------------------------------------- Process
 
-static std::vector<std::string> buildEnv(const Env& extra) {
+// Under the ASan+UBSan pass (scripts/test.sh sets SOCKSIFY_ASAN_RUNTIME), the
+// shim is built with the sanitizers, so a program it is preloaded into must
+// load the sanitizer runtime first: prepend it wherever the shim is preloaded
+// (explicit LD_PRELOAD, or the launcher, which keeps a leading runtime first).
+static std::string asanRuntime() {
+  const char* rt = getenv("SOCKSIFY_ASAN_RUNTIME");
+  return rt != nullptr ? rt : "";
+}
+
+static std::vector<std::string> buildEnv(const Env& extra_in, bool via_launcher) {
+  Env extra = extra_in;
+  if (const std::string rt = asanRuntime(); !rt.empty()) {
+    bool preload = false;
+    for (auto& x : extra) {
+      if (x.rfind("LD_PRELOAD=", 0) == 0) {
+        x = "LD_PRELOAD=" + rt + " " + x.substr(11);
+        preload = true;
+      }
+    }
+    if (!preload && via_launcher) {
+      extra.push_back("LD_PRELOAD=" + rt);
+    }
+  }
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string s = *e;
@@ -129,7 +151,11 @@ Process::Process(const Argv& argv_in, const SpawnOptions& opts) : dir_(std::make
   Argv argv;
   if (!opts.netns.empty()) argv = {findTool("ip"), "netns", "exec", opts.netns};
   argv.insert(argv.end(), argv_in.begin(), argv_in.end());
-  std::vector<std::string> env = buildEnv(opts.env);
+  bool via_launcher = false;
+  for (const auto& a : argv_in) {
+    via_launcher = via_launcher || a == launcherPath();
+  }
+  std::vector<std::string> env = buildEnv(opts.env, via_launcher);
   cmdline_ = quoteArgv(argv);
   for (const auto& e : opts.env) cmdline_ = e + " " + cmdline_;
 
