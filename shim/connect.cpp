@@ -160,6 +160,12 @@ int hookConnect(int fd, const sockaddr* addr, socklen_t len) {
     }
     target = *name;
   } else if (dst->isLoopback() || dst->isUnspecified() || isProxy(*state, *dst)) {
+    if (socks::log::enabled(socks::log::Level::kInfo)) {
+      char text[64];
+      dst->format(text, sizeof text);
+      SOCKS_LOG(kInfo, "connect %s: direct (%s)", text,
+                isProxy(*state, *dst) ? "a configured proxy" : "local destination");
+    }
     fdtable::clear(fd);
     return real::connect(fd, addr, len);
   }

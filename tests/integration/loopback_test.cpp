@@ -179,6 +179,21 @@ TEST_F(LoopbackTest, BareLdPreloadAndVerbose) {
   EXPECT_EQ(routed, 2u) << v.describe();
 }
 
+// Loopback destinations go direct even with a proxy configured, and -v says so.
+TEST_F(LoopbackTest, LoopbackGoesDirectAndVerboseSaysSo) {
+  DestServer dest = startTcpServer("", {"--echo", "127.0.0.1:0"});
+  ASSERT_EQ(dest.ports.size(), 1u);
+  ClientOptions o = client("socks5h");
+  o.verbose = true;
+  const std::string port = std::to_string(dest.ports[0]);
+  RunResult r = runSocksified({helper("tcp_client"), "127.0.0.1", port, "--print-peer"}, o);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_TRUE(contains(r.out, "peer 127.0.0.1:")) << "the destination must see the client itself\n"
+                                                   << r.describe();
+  EXPECT_TRUE(contains(r.err, "socksify: connect 127.0.0.1:" + port + ": direct (local destination)"))
+      << r.describe();
+}
+
 // The proxy itself is down (its port closed): ECONNREFUSED, fast.
 TEST_F(LoopbackTest, ProxyDownIsEconnrefusedFast) {
   int closed = freeLoopbackPort();
