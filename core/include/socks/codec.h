@@ -67,6 +67,9 @@ enum class Reply : std::uint8_t {
   kCommandNotSupported = 0x07,
   kAddressTypeNotSupported = 0x08,
 };
+// The RFC 1928 §6 name of a reply code ("connection refused", ...), for logs;
+// "unassigned reply code" for 0x09-0xFF.
+const char* replyName(Reply reply) noexcept;
 inline constexpr std::uint8_t kAuthVersion = 1;  // RFC 1929 sub-negotiation VER
 // Largest messages, for buffer sizing.
 inline constexpr std::size_t kMaxReply = 4 + 1 + 255 + 2;     // domain BND

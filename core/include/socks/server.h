@@ -25,12 +25,20 @@
 // Reply codes are given in the SOCKS5 vocabulary (v5::Reply, RFC 1928 §6);
 // for SOCKS4 every failure becomes 91 (request rejected or failed), the only
 // code of the SOCKS4 document that is not about identd.
+//
+// The end of this header holds the server's policy inputs: AddressRange
+// (client and destination rules), UserTable (an Authenticator over a users
+// file) and HostTable (names resolved before DNS).
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
+#include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "socks/address.h"
 #include "socks/codec.h"
@@ -77,9 +85,6 @@ struct ServerRequest {
 // 0x06, EACCES/EPERM -> 0x02, anything else -> 0x01. (A name that does not
 // resolve is "host unreachable", 0x04: the owner maps that itself.)
 v5::Reply replyForErrno(int err) noexcept;
-
-// A short name for a reply code ("connection refused", ...), for logs.
-const char* replyName(v5::Reply reply) noexcept;
 
 class ServerSession {
  public:
@@ -172,6 +177,62 @@ class ServerSession {
   std::array<std::uint8_t, 2 + 2 + 2 * v5::kMaxReply> out_{};
   std::size_t out_len_ = 0;
   std::size_t out_sent_ = 0;
+};
+
+// ---- server policy: address ranges, the users file, the extra hosts file ----
+//
+// Loaded once at startup (socksd --allow/--deny-dest, --users, --hosts);
+// immutable afterwards, so any thread may read them.
+
+// An IPv4 or IPv6 network: "10.0.0.0/8", "2001:db8::/32", or a bare address
+// (a single host). An IPv4 range contains IPv4 addresses only, an IPv6 range
+// IPv6 addresses only: normalise IPv4-mapped addresses first (fromSockaddr
+// does). Only parse() makes one, so none is ever invalid.
+class AddressRange {
+ public:
+  // kInvalidArgument for anything but ADDR or ADDR/PREFIX (no brackets).
+  static Result<AddressRange> parse(std::string_view text);
+  bool contains(const Address& addr) const;
+  // True when some range contains addr.
+  static bool anyContains(std::span<const AddressRange> ranges, const Address& addr);
+
+ private:
+  AddressRange(const Address& net, unsigned prefix) : net_(net), prefix_(prefix) {}
+  Address net_;
+  unsigned prefix_ = 0;
+};
+
+// RFC 1929 credentials from a users file: one "user:password" per line (the
+// password is everything after the first ':'), '#' starts a comment line,
+// blank lines and a trailing CR are ignored. Names and passwords are 1..255
+// bytes; a user may appear once. check() compares in constant time.
+class UserTable : public Authenticator {
+ public:
+  // Adds the users of `text`; false with error = "NAME:LINE: why" (NAME
+  // names the source in messages) or "NAME: no users defined".
+  bool parse(std::string_view text, const std::string& name, std::string& error);
+  // Reads and parses a file; its path is the NAME of messages.
+  bool load(const std::string& path, std::string& error);
+  bool check(std::string_view user, std::string_view password) const override;
+  std::size_t size() const { return users_.size(); }
+
+ private:
+  std::unordered_map<std::string, std::string> users_;
+};
+
+// Names a server resolves before asking DNS, from a hosts(5)-format file:
+// "ADDR NAME [NAME...]" per line, '#' to the end of a line is a comment.
+// Names match without regard to ASCII case or one trailing dot.
+class HostTable {
+ public:
+  // false with error = "NAME:LINE: why".
+  bool parse(std::string_view text, const std::string& name, std::string& error);
+  bool load(const std::string& path, std::string& error);
+  // The addresses (port 0) of name, in file order; null when absent.
+  const std::vector<Address>* lookup(std::string_view name) const;
+
+ private:
+  std::unordered_map<std::string, std::vector<Address>> names_;
 };
 
 }  // namespace socks

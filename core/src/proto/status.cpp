@@ -209,4 +209,8 @@ const char* describe(const Status& status, char* buf, std::size_t len) noexcept 
   return buf;
 }
 
+const char* v5::replyName(v5::Reply reply) noexcept {
+  return socks5ReplyText(static_cast<std::uint8_t>(reply));
+}
+
 }  // namespace socks

@@ -1,0 +1,666 @@
+// connection.cpp — see connection.h.
+#include "connection.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "socks/log.h"
+#include "worker.h"
+
+namespace socksd {
+namespace {
+
+using socks::Address;
+using socks::ServerSession;
+namespace v5 = socks::v5;
+
+constexpr std::size_t kRelayBufferSize = 32 * 1024;
+// Bytes one pump() call may move before yielding to other connections.
+constexpr std::uint64_t kPumpBudget = 1024 * 1024;
+// After a failure reply: how long to wait for the client to close before we
+// do (RFC 1928 §6 asks for at most 10 seconds).
+constexpr auto kLinger = std::chrono::seconds(2);
+constexpr std::uint32_t kEdgeEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24  // Linux 4.2
+#endif
+
+bool wouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
+
+void setNoDelay(int fd) {
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+const char* commandName(socks::Command cmd) {
+  switch (cmd) {
+    case socks::Command::kConnect:
+      return "CONNECT";
+    case socks::Command::kBind:
+      return "BIND";
+    case socks::Command::kUdpAssociate:
+      return "UDP-ASSOCIATE";
+  }
+  return "?";
+}
+
+// Printable ASCII only, so a hostile user name cannot forge log lines.
+void sanitize(std::string_view in, char* out, std::size_t len) {
+  std::size_t n = 0;
+  for (char c : in) {
+    if (n + 1 >= len) {
+      break;
+    }
+    out[n++] = (c > ' ' && c < 0x7f) ? c : '?';
+  }
+  out[n] = '\0';
+}
+
+}  // namespace
+
+// ---- RelayBuffer ------------------------------------------------------------------
+
+socks::MutableBytes RelayBuffer::writable() {
+  if (head_ == tail_) {
+    head_ = tail_ = 0;
+  } else if (tail_ == capacity_ && head_ > 0) {
+    std::memmove(data_.get(), data_.get() + head_, tail_ - head_);
+    tail_ -= head_;
+    head_ = 0;
+  }
+  return {data_.get() + tail_, capacity_ - tail_};
+}
+
+void RelayBuffer::consume(std::size_t n) {
+  head_ += std::min(n, tail_ - head_);
+  if (head_ == tail_) {
+    head_ = tail_ = 0;
+  }
+}
+
+std::size_t RelayBuffer::append(socks::Bytes bytes) {
+  const socks::MutableBytes room = writable();
+  const std::size_t n = std::min(room.size(), bytes.size());
+  std::memcpy(room.data(), bytes.data(), n);
+  commit(n);
+  return n;
+}
+
+// ---- Connection -------------------------------------------------------------------
+
+Connection::Connection(Worker& worker, std::uint64_t id, int client_fd, const Address& client)
+    : worker_(worker),
+      id_(id),
+      client_addr_(client),
+      client_(*this, true),
+      upstream_(*this, false),
+      session_(worker.sessionOptions()),
+      up_(kRelayBufferSize),
+      down_(kRelayBufferSize),
+      timer_(worker.loop(), [this] { onTimer(); }) {
+  client_.fd = client_fd;
+  client_addr_.format(client_name_, sizeof(client_name_));
+}
+
+Connection::~Connection() {
+  // close() normally did this; a worker shutting down destroys us directly.
+  if (client_.fd >= 0) {
+    closeSide(client_);
+  }
+  if (upstream_.fd >= 0) {
+    closeSide(upstream_);
+  }
+}
+
+bool Connection::start() {
+  started_ = worker_.loop().now();
+  last_activity_ = started_;
+  setNoDelay(client_.fd);
+  if (!worker_.loop().add(client_.fd, kEdgeEvents, &client_)) {
+    return false;
+  }
+  timer_.armAfter(worker_.config().handshake_timeout);
+  return true;
+}
+
+void Connection::Side::onEvents(std::uint32_t events) {
+  if (conn.phase_ == Phase::kClosed) {
+    return;  // closed earlier in this round
+  }
+  if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+    readable = true;
+  }
+  if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) {
+    writable = true;
+  }
+  if (client) {
+    conn.onClientEvents(events);
+  } else {
+    conn.onUpstreamEvents(events);
+  }
+}
+
+void Connection::onClientEvents(std::uint32_t events) {
+  switch (phase_) {
+    case Phase::kHandshake:
+      readHandshake();
+      break;
+    case Phase::kResolving:
+    case Phase::kConnecting:
+      // Not read now (what the client pipelines waits in the socket), but a
+      // reset or full hang-up ends the attempt early. A FIN alone does not:
+      // the request stands, and the FIN is passed on after it.
+      if ((events & (EPOLLERR | EPOLLHUP)) != 0) {
+        close("client went away before the reply");
+      }
+      break;
+    case Phase::kRelaying:
+      relay();
+      break;
+    case Phase::kDraining:
+      drain();
+      break;
+    case Phase::kClosed:
+      break;
+  }
+}
+
+void Connection::onUpstreamEvents(std::uint32_t events) {
+  if (phase_ == Phase::kConnecting) {
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) {
+      return;
+    }
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (::getsockopt(upstream_.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+      err = errno;
+    }
+    if (err == 0 && (events & (EPOLLERR | EPOLLHUP)) != 0) {
+      err = ECONNREFUSED;  // hung up before connecting, without saying why
+    }
+    if (err != 0) {
+      attemptFailed(err);
+    } else {
+      onConnected();
+    }
+    return;
+  }
+  if (phase_ == Phase::kRelaying) {
+    relay();
+  }
+}
+
+void Connection::onTimer() {
+  const Clock::time_point now = worker_.loop().now();
+  switch (phase_) {
+    case Phase::kHandshake:
+      SOCKS_LOG(kInfo, "%s: handshake timeout", client_name_);
+      close("handshake timeout");
+      break;
+    case Phase::kResolving:
+      worker_.resolver().cancel(resolve_id_);
+      resolve_id_ = 0;
+      refuse(v5::Reply::kTtlExpired, "timeout resolving the name");
+      break;
+    case Phase::kConnecting:
+      if (now >= connect_deadline_) {
+        last_errno_ = ETIMEDOUT;
+        closeSide(upstream_);
+        refuse(v5::Reply::kTtlExpired, "connect timeout");
+      } else {
+        attemptFailed(ETIMEDOUT);  // this address took its share; try the next
+      }
+      break;
+    case Phase::kRelaying: {
+      const auto idle = worker_.config().idle_timeout;
+      if (idle.count() > 0 && now - last_activity_ >= idle) {
+        close("idle timeout");
+      } else {
+        armIdleTimer();
+      }
+      break;
+    }
+    case Phase::kDraining:
+      close("linger time over");
+      break;
+    case Phase::kClosed:
+      break;
+  }
+}
+
+// ---- handshake ----------------------------------------------------------------------
+
+void Connection::readHandshake() {
+  // While the session reads, it takes every byte it is given, so up_ is empty
+  // before each recv; after the request, what is left in up_ was pipelined
+  // by the client and goes to the destination first.
+  while (client_.readable && session_.state() == ServerSession::State::kReading) {
+    const socks::MutableBytes room = up_.writable();
+    if (room.empty()) {
+      break;  // cannot happen (see above); a 0-byte recv() would look like EOF
+    }
+    const ssize_t n = ::recv(client_.fd, room.data(), room.size(), 0);
+    if (n > 0) {
+      up_.commit(static_cast<std::size_t>(n));
+      up_.consume(session_.feed(up_.readable()));
+      queueSessionOutput();
+    } else if (n == 0) {
+      close("client closed during the handshake");
+      return;
+    } else if (wouldBlock(errno)) {
+      client_.readable = false;
+    } else if (errno != EINTR) {
+      SOCKS_LOG(kDebug, "%s: read: %s", client_name_, strerror(errno));
+      close("read error during the handshake");
+      return;
+    }
+  }
+  if (!flushToClient()) {
+    close("write error during the handshake");
+    return;
+  }
+  switch (session_.state()) {
+    case ServerSession::State::kReading:
+      break;
+    case ServerSession::State::kAwaitingDecision:
+      onRequest();
+      break;
+    case ServerSession::State::kFailed: {
+      const socks::Status& st = session_.status();
+      if (st.code() == socks::Errc::kRejected || st.code() == socks::Errc::kUnsupported) {
+        logRequest("refused", st.reason());
+      } else if (!session_.request().user.empty()) {
+        char user[260];
+        sanitize(session_.request().user, user, sizeof(user));
+        SOCKS_LOG(kInfo, "%s: handshake failed for user %s: %s", client_name_, user, st.reason());
+      } else {
+        SOCKS_LOG(kInfo, "%s: handshake failed: %s", client_name_, st.reason());
+      }
+      startDraining();
+      break;
+    }
+    case ServerSession::State::kAwaitingSecond:
+    case ServerSession::State::kEstablished:
+      break;  // not reachable before a decision
+  }
+}
+
+void Connection::queueSessionOutput() {
+  // Replies are tiny and down_ is empty until the relay starts, so they
+  // always fit; they leave through the same buffer as relayed data, which
+  // keeps the reply ahead of the destination's first byte.
+  const socks::Bytes out = session_.pendingOutput();
+  session_.markSent(down_.append(out));
+}
+
+bool Connection::flushToClient() {
+  while (!down_.empty() && client_.writable) {
+    const socks::Bytes data = down_.readable();
+    const ssize_t n = ::send(client_.fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n >= 0) {
+      down_.consume(static_cast<std::size_t>(n));
+    } else if (wouldBlock(errno)) {
+      client_.writable = false;
+    } else if (errno != EINTR) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void Connection::onRequest() {
+  const socks::ServerRequest& req = session_.request();
+  const Config& config = worker_.config();
+  // Covers name resolution and every connect attempt (SOCKS4: "two minutes").
+  connect_deadline_ = worker_.loop().now() + config.connect_timeout;
+  timer_.armAt(connect_deadline_);
+  if (req.dst.type == Address::Type::kDomain) {
+    phase_ = Phase::kResolving;
+    resolve_id_ = worker_.resolver().resolve(
+        req.dst.domainView(), [this](const Resolution& r) { onResolved(r); });
+    return;
+  }
+  Address dst = req.dst;
+  dst.port = 0;
+  startConnecting({dst});
+}
+
+void Connection::onResolved(const Resolution& resolution) {
+  resolve_id_ = 0;
+  if (resolution.outcome != Resolution::Outcome::kOk) {
+    // Both "no such name" and a failed lookup: the host cannot be reached.
+    refuse(v5::Reply::kHostUnreachable, resolution.reason);
+    return;
+  }
+  startConnecting(resolution.addresses);
+}
+
+void Connection::startConnecting(std::vector<Address> candidates) {
+  const std::uint16_t port = session_.request().dst.port;
+  const auto& deny = worker_.config().deny_dest;
+  candidates_.clear();
+  bool denied = false;
+  for (const Address& given : candidates) {
+    // ::ffff:a.b.c.d is a.b.c.d: the IPv4 rules must see it as such.
+    sockaddr_storage ss;
+    const socklen_t len = given.toSockaddr(ss);
+    Address a = Address::fromSockaddr(reinterpret_cast<const sockaddr*>(&ss), len).value_or(given);
+    a.port = port;
+    // 0.0.0.0 and :: would reach this host (Linux connects them to loopback).
+    if (a.isUnspecified() || socks::AddressRange::anyContains(deny, a)) {
+      denied = true;
+    } else {
+      candidates_.push_back(a);
+    }
+  }
+  if (candidates_.empty()) {
+    refuse(denied ? v5::Reply::kNotAllowed : v5::Reply::kHostUnreachable,
+           denied ? "destination denied" : "no address");
+    return;
+  }
+  next_candidate_ = 0;
+  phase_ = Phase::kConnecting;
+  connectNext();
+}
+
+void Connection::connectNext() {
+  const Clock::time_point now = worker_.loop().now();
+  while (next_candidate_ < candidates_.size()) {
+    target_ = candidates_[next_candidate_++];
+    sockaddr_storage ss;
+    const socklen_t len = target_.toSockaddr(ss);
+    const int family = ss.ss_family;
+    const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      last_errno_ = errno;
+      continue;
+    }
+    upstream_.reset(fd);
+    if (const Address* ext = worker_.config().externalFor(family); ext != nullptr) {
+      // Pick the port at connect time, not at bind: many outgoing
+      // connections may then share one source port (Linux 4.2).
+      const int one = 1;
+      ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+      sockaddr_storage src;
+      const socklen_t src_len = ext->toSockaddr(src);
+      if (::bind(fd, reinterpret_cast<const sockaddr*>(&src), src_len) != 0) {
+        last_errno_ = errno;
+        SOCKS_LOG(kWarn, "bind to the external address: %s", strerror(errno));
+        closeSide(upstream_);
+        continue;
+      }
+    }
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+      last_errno_ = errno;
+      closeSide(upstream_);
+      continue;
+    }
+    if (!worker_.loop().add(fd, kEdgeEvents, &upstream_)) {
+      last_errno_ = errno;
+      closeSide(upstream_);
+      continue;
+    }
+    // Share the time left among the addresses left, so a black hole at the
+    // first address leaves time to try the others.
+    const std::size_t left = candidates_.size() - next_candidate_ + 1;
+    const auto share = (connect_deadline_ - now) / static_cast<long>(left);
+    timer_.armAt(std::min(connect_deadline_, now + share));
+    return;  // completion (or a connect that already succeeded) comes as EPOLLOUT
+  }
+  refuse(socks::replyForErrno(last_errno_), strerror(last_errno_));
+}
+
+void Connection::attemptFailed(int err) {
+  last_errno_ = err;
+  char addr[64];
+  target_.format(addr, sizeof(addr));
+  SOCKS_LOG(kDebug, "%s: connect to %s: %s", client_name_, addr, strerror(err));
+  closeSide(upstream_);
+  if (worker_.loop().now() >= connect_deadline_) {
+    refuse(v5::Reply::kTtlExpired, "connect timeout");
+    return;
+  }
+  connectNext();
+}
+
+void Connection::onConnected() {
+  sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  Address bound;
+  if (::getsockname(upstream_.fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    bound = Address::fromSockaddr(reinterpret_cast<const sockaddr*>(&ss), len).value_or(Address());
+  }
+  setNoDelay(upstream_.fd);
+  // RFC 1928 §6: BND.ADDR/BND.PORT of a CONNECT reply are the address the
+  // server used toward the destination.
+  session_.grant(bound);
+  queueSessionOutput();
+  bytes_up_ += up_.readable().size();  // what the client pipelined after its request
+  phase_ = Phase::kRelaying;
+  upstream_.writable = true;
+  upstream_.readable = true;  // at worst one recv() that says EAGAIN
+  char detail[80];
+  char b[64];
+  bound.format(b, sizeof(b));
+  std::snprintf(detail, sizeof(detail), "bound %s", b);
+  logRequest("granted", detail);
+  last_activity_ = worker_.loop().now();
+  armIdleTimer();
+  relay();
+}
+
+void Connection::refuse(v5::Reply reply, const char* why) {
+  session_.refuse(reply);
+  queueSessionOutput();
+  char detail[160];
+  std::snprintf(detail, sizeof(detail), "%s (%s)", socks::v5::replyName(reply), why);
+  logRequest("refused", detail);
+  startDraining();
+}
+
+// ---- failure: reply, then close ---------------------------------------------------------
+
+void Connection::startDraining() {
+  closeSide(upstream_);
+  phase_ = Phase::kDraining;
+  timer_.armAfter(kLinger);
+  drain();
+}
+
+void Connection::drain() {
+  // Send the reply, then FIN, then read and drop what the client still sends
+  // until it closes: closing with unread input would send a RST, which may
+  // destroy the reply before the client has read it.
+  if (!flushToClient()) {
+    close("write error");
+    return;
+  }
+  if (!down_.empty()) {
+    return;
+  }
+  if (!client_.shut_wr) {
+    ::shutdown(client_.fd, SHUT_WR);
+    client_.shut_wr = true;
+  }
+  std::uint8_t sink[4096];
+  for (std::size_t budget = kPumpBudget; client_.readable && budget > 0;) {
+    const ssize_t n = ::recv(client_.fd, sink, sizeof(sink), 0);
+    if (n > 0) {
+      budget -= std::min(budget, static_cast<std::size_t>(n));
+    } else if (n < 0 && wouldBlock(errno)) {
+      client_.readable = false;
+    } else if (n == 0 || errno != EINTR) {
+      close("after a failure");
+      return;
+    }
+  }
+  if (client_.readable && !resume_scheduled_) {
+    resume_scheduled_ = true;
+    worker_.scheduleResume(id_);
+  }
+}
+
+// ---- relay --------------------------------------------------------------------------------
+
+void Connection::resume() {
+  resume_scheduled_ = false;
+  if (phase_ == Phase::kRelaying) {
+    relay();
+  } else if (phase_ == Phase::kDraining) {
+    drain();
+  }
+}
+
+void Connection::relay() {
+  const Pump a = pump(client_, up_, upstream_, bytes_up_);
+  if (a == Pump::kError) {
+    close("relay error");
+    return;
+  }
+  const Pump b = pump(upstream_, down_, client_, bytes_down_);
+  if (b == Pump::kError) {
+    close("relay error");
+    return;
+  }
+  if (client_.eof && upstream_.shut_wr && upstream_.eof && client_.shut_wr) {
+    close("done");
+    return;
+  }
+  if ((a == Pump::kMore || b == Pump::kMore) && !resume_scheduled_) {
+    resume_scheduled_ = true;
+    worker_.scheduleResume(id_);
+  }
+}
+
+Connection::Pump Connection::pump(Side& from, RelayBuffer& buf, Side& to, std::uint64_t& counter) {
+  std::uint64_t moved = 0;
+  bool progress = true;
+  while (progress) {
+    progress = false;
+    if (moved >= kPumpBudget) {
+      return Pump::kMore;
+    }
+    if (!buf.empty() && to.writable) {
+      const socks::Bytes data = buf.readable();
+      const ssize_t n = ::send(to.fd, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        buf.consume(static_cast<std::size_t>(n));
+        moved += static_cast<std::uint64_t>(n);
+        progress = true;
+      } else if (n < 0 && wouldBlock(errno)) {
+        to.writable = false;
+      } else if (n < 0 && errno == EINTR) {
+        progress = true;
+      } else {
+        SOCKS_LOG(kDebug, "%s: write: %s", client_name_, strerror(errno));
+        return Pump::kError;
+      }
+    }
+    if (!from.eof && from.readable && !buf.full()) {
+      const socks::MutableBytes room = buf.writable();
+      const ssize_t n = ::recv(from.fd, room.data(), room.size(), 0);
+      if (n > 0) {
+        buf.commit(static_cast<std::size_t>(n));
+        counter += static_cast<std::uint64_t>(n);
+        progress = true;
+      } else if (n == 0) {
+        from.eof = true;
+      } else if (wouldBlock(errno)) {
+        from.readable = false;
+      } else if (errno == EINTR) {
+        progress = true;
+      } else {
+        SOCKS_LOG(kDebug, "%s: read: %s", client_name_, strerror(errno));
+        return Pump::kError;
+      }
+    }
+  }
+  if (moved > 0) {
+    last_activity_ = worker_.loop().now();
+  }
+  // Everything before the FIN has been written: pass the FIN on.
+  if (from.eof && buf.empty() && !to.shut_wr) {
+    ::shutdown(to.fd, SHUT_WR);
+    to.shut_wr = true;
+  }
+  return Pump::kIdle;
+}
+
+void Connection::armIdleTimer() {
+  const auto idle = worker_.config().idle_timeout;
+  if (idle.count() > 0) {
+    // Lazy: the timer is set once per idle period, not per transfer; when it
+    // fires early (there was activity since), it is set again.
+    timer_.armAt(last_activity_ + idle);
+  } else {
+    timer_.disarm();
+  }
+}
+
+// ---- teardown -----------------------------------------------------------------------------
+
+void Connection::closeSide(Side& side) {
+  if (side.fd >= 0) {
+    worker_.loop().remove(side.fd);
+    ::close(side.fd);
+  }
+  side.fd = -1;
+  side.readable = side.writable = false;
+}
+
+void Connection::close(const char* why) {
+  if (phase_ == Phase::kClosed) {
+    return;
+  }
+  phase_ = Phase::kClosed;
+  timer_.disarm();
+  if (resolve_id_ != 0) {
+    worker_.resolver().cancel(resolve_id_);
+    resolve_id_ = 0;
+  }
+  closeSide(upstream_);
+  closeSide(client_);
+  if (socks::log::enabled(socks::log::Level::kDebug)) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(worker_.loop().now() - started_);
+    SOCKS_LOG(kDebug, "%s: closed (%s): %llu bytes up, %llu down, %lld ms", client_name_, why,
+              static_cast<unsigned long long>(bytes_up_), static_cast<unsigned long long>(bytes_down_),
+              static_cast<long long>(ms.count()));
+  }
+  worker_.release(*this);
+}
+
+void Connection::logRequest(const char* outcome, const char* detail) const {
+  if (!socks::log::enabled(socks::log::Level::kInfo)) {
+    return;
+  }
+  const socks::ServerRequest& req = session_.request();
+  char dst[300];
+  req.dst.format(dst, sizeof(dst));
+  char user[300] = "";
+  if (!req.user.empty()) {
+    char clean[260];
+    sanitize(req.user, clean, sizeof(clean));
+    std::snprintf(user, sizeof(user), " user %s", clean);
+  }
+  char resolved[80] = "";
+  if (req.dst.type == Address::Type::kDomain && target_.isIp()) {
+    char t[64];
+    target_.format(t, sizeof(t));
+    std::snprintf(resolved, sizeof(resolved), " (%s)", t);
+  }
+  const char* protocol = req.version == socks::v5::kVersion ? "SOCKS5"
+                         : req.dst.type == Address::Type::kDomain ? "SOCKS4a"
+                                                                   : "SOCKS4";
+  SOCKS_LOG(kInfo, "%s %s%s %s %s%s: %s, %s", client_name_, protocol, user, commandName(req.cmd), dst, resolved,
+            outcome, detail);
+}
+
+}  // namespace socksd
