@@ -15,7 +15,9 @@
 
 #include "export.h"
 #include "fd_table.h"
+#include "bind.h"
 #include "real.h"
+#include "sockets.h"
 #include "socks/log.h"
 #include "socks/net.h"
 #include "socks/resolver.h"
@@ -23,20 +25,6 @@
 
 namespace socksify {
 namespace {
-
-// TCP, and MPTCP (which falls back to plain TCP toward a proxy). SCTP stream
-// sockets cannot be carried by a SOCKS proxy and keep their own semantics.
-constexpr int kIpprotoMptcp = 262;
-bool isTcpSocket(int fd) {
-  const socks::SocketOps& ops = realSocketOps();
-  int type = 0;
-  int protocol = 0;
-  socklen_t len = sizeof type;
-  socklen_t plen = sizeof protocol;
-  return ops.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM &&
-         ops.getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &plen) == 0 &&
-         (protocol == IPPROTO_TCP || protocol == kIpprotoMptcp);
-}
 
 bool isProxy(const ProcessState& state, const socks::Address& dst) {
   for (const socks::Hop& hop : state.chain) {
@@ -124,6 +112,16 @@ int proxiedConnect(const ProcessState& state, int fd, const sockaddr* addr, sock
   entry->peer_len = len < sizeof entry->peer ? len : sizeof entry->peer;
   entry->first_hop = state.chain.front().addr;
   entry->dst = target;
+  // getsockname() answers what the destination sees: the address the proxy
+  // connected from (the reply's BND), when the proxy says — the address an
+  // active-FTP client publishes, and where BIND makes it reachable. Without
+  // BIND the true local address stays more useful.
+  const socks::Address& bnd = outcome.bound;
+  if (state.bind_mode != BindMode::kOff && bnd.isIp() && !bnd.isUnspecified() &&
+      !(addr->sa_family == AF_INET && bnd.type == socks::Address::Type::kIPv6)) {
+    entry->local_len = bnd.toSockaddr(entry->local, addr->sa_family);
+  }
+  noteProxiedConnection(fd, target, entry->local_len > 0 ? bnd : socks::Address());
   if (!fdtable::set(fd, entry)) {
     SOCKS_LOG(kDebug, "fd %d is beyond the descriptor table; getpeername shows the proxy", fd);
   }
@@ -194,6 +192,9 @@ int hookGetpeername(int fd, sockaddr* addr, socklen_t* len) {
     fdtable::clear(fd);  // stale: the number was closed behind our back and reused
     return real::getpeername(fd, addr, len);
   }
+  if (ref->peer_len == 0) {
+    return real::getpeername(fd, addr, len);  // the proxy did not say who it is
+  }
   // Truncating copy, full length reported: getpeername(2) semantics.
   const socklen_t n = *len < ref->peer_len ? *len : ref->peer_len;
   std::memcpy(addr, &ref->peer, n);
@@ -202,6 +203,19 @@ int hookGetpeername(int fd, sockaddr* addr, socklen_t* len) {
 }
 
 }  // namespace
+
+constexpr int kIpprotoMptcp = 262;
+bool isTcpSocket(int fd) {
+  const socks::SocketOps& ops = realSocketOps();
+  int type = 0;
+  int protocol = 0;
+  socklen_t len = sizeof type;
+  socklen_t plen = sizeof protocol;
+  return ops.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM &&
+         ops.getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &plen) == 0 &&
+         (protocol == IPPROTO_TCP || protocol == kIpprotoMptcp);
+}
+
 }  // namespace socksify
 
 SOCKSIFY_EXPORT int connect(int fd, const sockaddr* addr, socklen_t len) {

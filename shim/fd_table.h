@@ -17,16 +17,29 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "socks/address.h"
 
 namespace socksify {
 
-enum class FdKind : std::uint8_t { kProxiedStream };
+enum class FdKind : std::uint8_t {
+  kProxiedStream,  // connect() through the chain, or a connection accept() got through BIND
+  kBindListener,   // a listening socket published as the proxy's BIND address
+};
+
+struct BindListener;  // shim/bind.cpp
 
 struct FdState {
   FdKind kind = FdKind::kProxiedStream;
   std::atomic<int> refs{1};
+  // kBindListener: the BIND state, shared with the watcher thread. Its last
+  // owner cancels an outstanding BIND (closes the control connection).
+  std::shared_ptr<BindListener> listener;
+  // getsockname() answers this when set (accepted through BIND: the address
+  // that was published); otherwise the kernel's answer.
+  sockaddr_storage local{};
+  socklen_t local_len = 0;
   // What the program passed to connect(): getpeername() answers this.
   sockaddr_storage peer{};
   socklen_t peer_len = 0;

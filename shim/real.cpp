@@ -56,6 +56,10 @@ RealFn<int (*)(int, int, ...)> fcntl64{"fcntl64"};
 RealFn<decltype(&::fclose)> fclose{"fclose"};
 RealFn<decltype(&::getpeername)> getpeername{"getpeername"};
 RealFn<decltype(&::getsockname)> getsockname{"getsockname"};
+RealFn<decltype(&::bind)> bind{"bind"};
+RealFn<decltype(&::listen)> listen{"listen"};
+RealFn<decltype(&::accept)> accept{"accept"};
+RealFn<decltype(&::accept4)> accept4{"accept4"};
 RealFn<decltype(&::getaddrinfo)> getaddrinfo{"getaddrinfo"};
 RealFn<decltype(&::freeaddrinfo)> freeaddrinfo{"freeaddrinfo"};
 RealFn<decltype(&::getnameinfo)> getnameinfo{"getnameinfo"};
@@ -73,9 +77,6 @@ namespace {
 // SocketOps entries: thin thunks into the real functions. The ones we do not
 // interpose (bind, listen, send, ...) still go through dlsym so that a later
 // issue can interpose them without touching core.
-RealFn<decltype(&::bind)> g_bind{"bind"};
-RealFn<decltype(&::listen)> g_listen{"listen"};
-RealFn<decltype(&::accept4)> g_accept4{"accept4"};
 RealFn<ssize_t (*)(int, void*, size_t)> g_read{"read"};
 RealFn<decltype(&::send)> g_send{"send"};
 RealFn<decltype(&::recv)> g_recv{"recv"};
@@ -87,9 +88,9 @@ RealFn<decltype(&::setsockopt)> g_setsockopt{"setsockopt"};
 
 int opSocket(int d, int t, int p) { return real::socket(d, t, p); }
 int opConnect(int fd, const sockaddr* a, socklen_t l) { return real::connect(fd, a, l); }
-int opBind(int fd, const sockaddr* a, socklen_t l) { return g_bind(fd, a, l); }
-int opListen(int fd, int b) { return g_listen(fd, b); }
-int opAccept4(int fd, sockaddr* a, socklen_t* l, int f) { return g_accept4(fd, a, l, f); }
+int opBind(int fd, const sockaddr* a, socklen_t l) { return real::bind(fd, a, l); }
+int opListen(int fd, int b) { return real::listen(fd, b); }
+int opAccept4(int fd, sockaddr* a, socklen_t* l, int f) { return real::accept4(fd, a, l, f); }
 int opClose(int fd) { return real::close(fd); }
 ssize_t opRead(int fd, void* b, size_t n) { return g_read(fd, b, n); }
 RealFn<ssize_t (*)(int, const void*, size_t)> g_write{"write"};

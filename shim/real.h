@@ -63,6 +63,10 @@ extern RealFn<int (*)(int, int, ...)> fcntl64;
 extern RealFn<decltype(&::fclose)> fclose;
 extern RealFn<decltype(&::getpeername)> getpeername;
 extern RealFn<decltype(&::getsockname)> getsockname;
+extern RealFn<decltype(&::bind)> bind;
+extern RealFn<decltype(&::listen)> listen;
+extern RealFn<decltype(&::accept)> accept;
+extern RealFn<decltype(&::accept4)> accept4;
 // Resolver calls.
 extern RealFn<decltype(&::getaddrinfo)> getaddrinfo;
 extern RealFn<decltype(&::freeaddrinfo)> freeaddrinfo;

@@ -2,6 +2,7 @@
 #include "state.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/auxv.h>
 
 #include <atomic>
@@ -83,6 +84,18 @@ ProcessState* build() {
     } else {
       SOCKS_LOG(kWarn, "SOCKSIFY_CONNECT_TIMEOUT=%s is not a number of seconds; using %ld s", t,
                 static_cast<long>(state->connect_timeout.count() / 1000));
+    }
+  }
+
+  if (const char* b = getenv("SOCKSIFY_BIND"); b != nullptr && *b != '\0') {
+    if (strcmp(b, "auto") == 0) {
+      state->bind_mode = BindMode::kAuto;
+    } else if (strcmp(b, "all") == 0) {
+      state->bind_mode = BindMode::kAll;
+    } else if (strcmp(b, "off") == 0) {
+      state->bind_mode = BindMode::kOff;
+    } else {
+      SOCKS_LOG(kWarn, "SOCKSIFY_BIND=%s is not auto, all or off; using auto", b);
     }
   }
 

@@ -2,7 +2,7 @@
 //
 // processState() builds it on first call (std::call_once) from the
 // environment: SOCKSIFY_PROXY (a chain of proxy URLs), SOCKSIFY_LOG,
-// SOCKSIFY_CONNECT_TIMEOUT. Without a proxy, or in secure-execution mode
+// SOCKSIFY_CONNECT_TIMEOUT, SOCKSIFY_BIND. Without a proxy, or in secure-execution mode
 // (getauxval(AT_SECURE)), or when the configuration is invalid (one log line),
 // it returns nullptr: the shim is inert and every hook forwards to libc.
 // Hooks that only need to know whether a descriptor is tracked use
@@ -25,11 +25,20 @@ enum class DnsMode : std::uint8_t {
   kLocal,   // names resolve here through c-ares with real sockets
 };
 
+// Which listening sockets become a SOCKS BIND on the proxy (SOCKSIFY_BIND).
+enum class BindMode : std::uint8_t {
+  kAuto,  // port 0 (or never bound) at the wildcard or a proxied connection's
+          // local address, in a process that has made a proxied connection
+  kAll,   // every listening TCP socket, once there is a proxied connection
+  kOff,   // never
+};
+
 struct ProcessState {
   std::vector<socks::Hop> chain;  // first hop first; never empty
   DnsMode dns_mode = DnsMode::kRemote;
   std::chrono::milliseconds connect_timeout{10000};
   socks::FakeDns* fake_dns = nullptr;  // shared with forked children; never null
+  BindMode bind_mode = BindMode::kAuto;
 };
 
 const ProcessState* processState() noexcept;

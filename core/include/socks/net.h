@@ -59,7 +59,10 @@ struct ChainOutcome {
 // turn for the next one and the last for dst with `cmd` (CONNECT for now;
 // BIND stops after the first reply). The fd family must fit chain[0].addr
 // (an IPv4 proxy is reached IPv4-mapped from an AF_INET6 socket).
+// With cmd == kBind the last hop's handshake stops after the first reply; pass
+// last_hop to get it back (state kAwaitingSecond) and drive the second reply.
 ChainOutcome connectThroughChain(const SocketOps& ops, int fd, std::span<const Hop> chain,
-                                 const Address& dst, Command cmd, const Deadline& deadline);
+                                 const Address& dst, Command cmd, const Deadline& deadline,
+                                 ClientHandshake* last_hop = nullptr);
 
 }  // namespace socks::net

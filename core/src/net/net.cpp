@@ -207,7 +207,8 @@ Status runHandshake(const SocketOps& ops, int fd, ClientHandshake& hs, const Dea
 }
 
 ChainOutcome connectThroughChain(const SocketOps& ops, int fd, std::span<const Hop> chain,
-                                 const Address& dst, Command cmd, const Deadline& deadline) {
+                                 const Address& dst, Command cmd, const Deadline& deadline,
+                                 ClientHandshake* last_hop) {
   ChainOutcome outcome;
   if (chain.empty()) {
     outcome.status = Status(Errc::kInvalidArgument, "empty proxy chain");
@@ -244,6 +245,9 @@ ChainOutcome connectThroughChain(const SocketOps& ops, int fd, std::span<const H
       return outcome;
     }
     outcome.bound = hs.bound();
+    if (last && last_hop != nullptr) {
+      *last_hop = hs;
+    }
   }
   return outcome;
 }
