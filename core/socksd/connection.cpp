@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "socks/log.h"
 #include "worker.h"
@@ -33,7 +35,24 @@ constexpr std::uint32_t kEdgeEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 #define IP_BIND_ADDRESS_NO_PORT 24  // Linux 4.2
 #endif
 
+// BIND waits for one connection: a backlog of one is enough.
+constexpr int kBindBacklog = 1;
+// A port for the routing-table probe of a destination given with port 0
+// (connect() on a UDP socket sends nothing, so any port does).
+constexpr std::uint16_t kProbePort = 9;
+
 bool wouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
+
+// The host part of a, as an Address of port 0: what the BIND peer check compares.
+Address hostOf(Address a) {
+  a.port = 0;
+  return a;
+}
+
+// "1.2 s" for a log line.
+void formatSeconds(std::chrono::milliseconds t, char* buf, std::size_t len) {
+  std::snprintf(buf, len, "%g s", static_cast<double>(t.count()) / 1000.0);
+}
 
 void setNoDelay(int fd) {
   const int one = 1;
@@ -102,6 +121,7 @@ Connection::Connection(Worker& worker, std::uint64_t id, int client_fd, const Ad
       client_addr_(client),
       client_(*this, true),
       upstream_(*this, false),
+      listener_(*this),
       session_(worker.sessionOptions()),
       up_(kRelayBufferSize),
       down_(kRelayBufferSize),
@@ -118,6 +138,7 @@ Connection::~Connection() {
   if (upstream_.fd >= 0) {
     closeSide(upstream_);
   }
+  closeListener();
 }
 
 bool Connection::start() {
@@ -148,6 +169,12 @@ void Connection::Side::onEvents(std::uint32_t events) {
   }
 }
 
+void Connection::BindListener::onEvents(std::uint32_t /*events*/) {
+  if (fd >= 0 && conn.phase_ == Phase::kAwaitingPeer) {
+    conn.onPeerAcceptable();
+  }
+}
+
 void Connection::onClientEvents(std::uint32_t events) {
   switch (phase_) {
     case Phase::kHandshake:
@@ -160,6 +187,21 @@ void Connection::onClientEvents(std::uint32_t events) {
       // the request stands, and the FIN is passed on after it.
       if ((events & (EPOLLERR | EPOLLHUP)) != 0) {
         close("client went away before the reply");
+      }
+      break;
+    case Phase::kAwaitingPeer:
+      // The client waits for the second reply and has nothing to send: its
+      // FIN (or a reset) abandons the BIND, and the listener goes with it.
+      // (Bytes it sent ahead stay in the socket for the relay.)
+      if ((events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0) {
+        char detail[128];
+        char l[64];
+        listening_.format(l, sizeof(l));
+        std::snprintf(detail, sizeof(detail), "listened on %s, client closed while waiting", l);
+        logRequest("abandoned", detail);
+        close("client went away while BIND waited");
+      } else if (!flushToClient()) {
+        close("write error");
       }
       break;
     case Phase::kRelaying:
@@ -210,6 +252,17 @@ void Connection::onTimer() {
       resolve_id_ = 0;
       refuse(v5::Reply::kTtlExpired, "timeout resolving the name");
       break;
+    case Phase::kAwaitingPeer: {
+      char why[160];
+      char l[64];
+      char t[32];
+      listening_.format(l, sizeof(l));
+      formatSeconds(worker_.config().bind_timeout, t, sizeof(t));
+      std::snprintf(why, sizeof(why), "no connection within %s; listened on %s", t, l);
+      closeListener();
+      refuse(v5::Reply::kTtlExpired, why);
+      break;
+    }
     case Phase::kConnecting:
       if (now >= connect_deadline_) {
         last_errno_ = ETIMEDOUT;
@@ -319,7 +372,8 @@ bool Connection::flushToClient() {
 void Connection::onRequest() {
   const socks::ServerRequest& req = session_.request();
   const Config& config = worker_.config();
-  // Covers name resolution and every connect attempt (SOCKS4: "two minutes").
+  // Covers name resolution and every connect attempt (SOCKS4: "two minutes");
+  // for BIND, the resolution only (the wait has --bind-timeout).
   connect_deadline_ = worker_.loop().now() + config.connect_timeout;
   timer_.armAt(connect_deadline_);
   if (req.dst.type == Address::Type::kDomain) {
@@ -330,7 +384,7 @@ void Connection::onRequest() {
   }
   Address dst = req.dst;
   dst.port = 0;
-  startConnecting({dst});
+  onDestinations({dst});
 }
 
 void Connection::onResolved(const Resolution& resolution) {
@@ -340,10 +394,10 @@ void Connection::onResolved(const Resolution& resolution) {
     refuse(v5::Reply::kHostUnreachable, resolution.reason);
     return;
   }
-  startConnecting(resolution.addresses);
+  onDestinations(resolution.addresses);
 }
 
-void Connection::startConnecting(std::vector<Address> candidates) {
+void Connection::onDestinations(std::vector<Address> candidates) {
   const std::uint16_t port = session_.request().dst.port;
   const auto& deny = worker_.config().deny_dest;
   candidates_.clear();
@@ -364,6 +418,10 @@ void Connection::startConnecting(std::vector<Address> candidates) {
   if (candidates_.empty()) {
     refuse(denied ? v5::Reply::kNotAllowed : v5::Reply::kHostUnreachable,
            denied ? "destination denied" : "no address");
+    return;
+  }
+  if (session_.request().cmd == socks::Command::kBind) {
+    startBinding();
     return;
   }
   next_candidate_ = 0;
@@ -438,29 +496,194 @@ void Connection::onConnected() {
   if (::getsockname(upstream_.fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
     bound = Address::fromSockaddr(reinterpret_cast<const sockaddr*>(&ss), len).value_or(Address());
   }
-  setNoDelay(upstream_.fd);
+  char detail[80];
+  char b[64];
+  bound.format(b, sizeof(b));
+  std::snprintf(detail, sizeof(detail), "bound %s", b);
   // RFC 1928 §6: BND.ADDR/BND.PORT of a CONNECT reply are the address the
   // server used toward the destination.
+  startRelay(bound, detail);
+}
+
+void Connection::startRelay(const Address& bound, const char* detail) {
+  setNoDelay(upstream_.fd);
   session_.grant(bound);
   queueSessionOutput();
   bytes_up_ += up_.readable().size();  // what the client pipelined after its request
   phase_ = Phase::kRelaying;
   upstream_.writable = true;
   upstream_.readable = true;  // at worst one recv() that says EAGAIN
-  char detail[80];
-  char b[64];
-  bound.format(b, sizeof(b));
-  std::snprintf(detail, sizeof(detail), "bound %s", b);
   logRequest("granted", detail);
   last_activity_ = worker_.loop().now();
   armIdleTimer();
   relay();
 }
 
+// ---- BIND -----------------------------------------------------------------------------
+
+namespace {
+
+// The local address this host would use to reach dst (port 0): the
+// --external address of its family when one is set, else the routing
+// table's choice, learnt from a UDP socket connect()ed to dst (which sends
+// nothing) and getsockname. 0, or an errno (ENETUNREACH, ...).
+int localAddressToward(const Config& config, const Address& dst, Address& local) {
+  sockaddr_storage ss;
+  Address probe = dst;
+  if (probe.port == 0) {
+    probe.port = kProbePort;
+  }
+  const socklen_t len = probe.toSockaddr(ss);
+  if (const Address* ext = config.externalFor(ss.ss_family); ext != nullptr && !ext->isUnspecified()) {
+    local = hostOf(*ext);
+    return 0;
+  }
+  const int fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return errno;
+  }
+  int err = 0;
+  sockaddr_storage me;
+  socklen_t me_len = sizeof(me);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&me), &me_len) != 0) {
+    err = errno;
+  }
+  ::close(fd);
+  if (err != 0) {
+    return err;
+  }
+  const auto found = Address::fromSockaddr(reinterpret_cast<const sockaddr*>(&me), me_len);
+  if (!found || found->isUnspecified()) {
+    return EADDRNOTAVAIL;
+  }
+  local = hostOf(*found);
+  return 0;
+}
+
+}  // namespace
+
+void Connection::startBinding() {
+  // The listener gets the family of the first address that the reply can
+  // carry: SOCKS4's DSTIP is IPv4 only, so a SOCKS4a name must have one.
+  const bool v4_only = session_.request().version == socks::v4::kVersion;
+  const auto it = std::find_if(candidates_.begin(), candidates_.end(), [&](const Address& a) {
+    return !v4_only || a.type == Address::Type::kIPv4;
+  });
+  if (it == candidates_.end()) {
+    refuse(v5::Reply::kAddressTypeNotSupported, "SOCKS4 cannot carry an IPv6 address");
+    return;
+  }
+  target_ = *it;
+  Address local;
+  if (const int err = localAddressToward(worker_.config(), target_, local); err != 0) {
+    refuse(socks::replyForErrno(err), strerror(err));
+    return;
+  }
+  sockaddr_storage ss;
+  const socklen_t len = local.toSockaddr(ss);
+  const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    const int err = errno;
+    refuse(socks::replyForErrno(err), strerror(err));
+    return;
+  }
+  listener_.fd = fd;
+  sockaddr_storage bound;
+  socklen_t bound_len = sizeof(bound);
+  std::optional<Address> actual;
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0 || ::listen(fd, kBindBacklog) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_len) != 0 ||
+      !(actual = Address::fromSockaddr(reinterpret_cast<const sockaddr*>(&bound), bound_len)) ||
+      !worker_.loop().add(fd, EPOLLIN, &listener_)) {
+    const int err = errno;
+    char l[64];
+    local.format(l, sizeof(l));
+    char why[192];
+    std::snprintf(why, sizeof(why), "cannot listen on %s: %s", l, strerror(err));
+    closeListener();
+    refuse(socks::replyForErrno(err), why);
+    return;
+  }
+  listening_ = *actual;
+  phase_ = Phase::kAwaitingPeer;
+  timer_.armAfter(worker_.config().bind_timeout);
+  // The first reply: where the server listens (RFC 1928 §6; SOCKS4: DSTIP and DSTPORT).
+  session_.grant(listening_);
+  queueSessionOutput();
+  if (!flushToClient()) {
+    close("write error");
+    return;
+  }
+  if (socks::log::enabled(socks::log::Level::kDebug)) {
+    char l[64];
+    listening_.format(l, sizeof(l));
+    SOCKS_LOG(kDebug, "%s: BIND listening on %s", client_name_, l);
+  }
+  // A FIN that came while the name was resolved has had its (edge-triggered)
+  // event already: look for it now, or the wait would run to its timeout.
+  std::uint8_t byte;
+  if (client_.readable && ::recv(client_.fd, &byte, 1, MSG_PEEK) == 0) {
+    onClientEvents(EPOLLRDHUP);
+  }
+}
+
+bool Connection::isDestination(const Address& peer) const {
+  const Address host = hostOf(peer);
+  return std::any_of(candidates_.begin(), candidates_.end(),
+                     [&](const Address& a) { return hostOf(a) == host; });
+}
+
+void Connection::onPeerAcceptable() {
+  sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  const int fd = ::accept4(listener_.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (wouldBlock(err) || err == EINTR || err == ECONNABORTED || err == EPROTO) {
+      return;  // that attempt is gone; the listener is level-triggered, so wait on
+    }
+    closeListener();
+    refuse(socks::replyForErrno(err), strerror(err));
+    return;
+  }
+  // One BIND, one connection: nobody else may connect from now on.
+  closeListener();
+  // Address::fromSockaddr turns ::ffff:a.b.c.d into a.b.c.d, as the
+  // candidates were (see onDestinations).
+  const auto peer = Address::fromSockaddr(reinterpret_cast<const sockaddr*>(&ss), len);
+  char p[64] = "?";
+  if (peer) {
+    peer->format(p, sizeof(p));
+  }
+  char l[64];
+  listening_.format(l, sizeof(l));
+  if (!peer || !isDestination(*peer)) {
+    // SOCKS4 document: on a mismatch the second reply is 91 and both
+    // connections are closed (the client's once the reply is out).
+    ::close(fd);
+    char why[192];
+    std::snprintf(why, sizeof(why), "connection from %s, not the destination; listened on %s", p, l);
+    refuse(v5::Reply::kNotAllowed, why);
+    return;
+  }
+  upstream_.reset(fd);
+  if (!worker_.loop().add(fd, kEdgeEvents, &upstream_)) {
+    const int err = errno;
+    closeSide(upstream_);
+    refuse(socks::replyForErrno(err), strerror(err));
+    return;
+  }
+  char detail[192];
+  std::snprintf(detail, sizeof(detail), "listened on %s, peer %s", l, p);
+  // The second reply: BND is the connecting host's address and port.
+  startRelay(*peer, detail);
+}
+
 void Connection::refuse(v5::Reply reply, const char* why) {
   session_.refuse(reply);
   queueSessionOutput();
-  char detail[160];
+  char detail[256];
   std::snprintf(detail, sizeof(detail), "%s (%s)", socks::v5::replyName(reply), why);
   logRequest("refused", detail);
   startDraining();
@@ -470,6 +693,7 @@ void Connection::refuse(v5::Reply reply, const char* why) {
 
 void Connection::startDraining() {
   closeSide(upstream_);
+  closeListener();
   phase_ = Phase::kDraining;
   timer_.armAfter(kLinger);
   drain();
@@ -616,6 +840,14 @@ void Connection::closeSide(Side& side) {
   side.readable = side.writable = false;
 }
 
+void Connection::closeListener() {
+  if (listener_.fd >= 0) {
+    worker_.loop().remove(listener_.fd);
+    ::close(listener_.fd);
+    listener_.fd = -1;
+  }
+}
+
 void Connection::close(const char* why) {
   if (phase_ == Phase::kClosed) {
     return;
@@ -627,6 +859,7 @@ void Connection::close(const char* why) {
     resolve_id_ = 0;
   }
   closeSide(upstream_);
+  closeListener();
   closeSide(client_);
   if (socks::log::enabled(socks::log::Level::kDebug)) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(worker_.loop().now() - started_);

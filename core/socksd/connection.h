@@ -1,5 +1,14 @@
 // connection.h — one client of socksd: the SOCKS handshake (ServerSession),
-// resolving and connecting to the destination, then the relay.
+// resolving and connecting to the destination (CONNECT) or listening for the
+// destination's connection (BIND), then the relay.
+//
+// BIND (SOCKS4 document; RFC 1928 §4, §6): the server listens on the address
+// it would use toward DST (--external, or the routing table's choice) on an
+// ephemeral port and says where in the first reply; it accepts exactly one
+// connection, checks that it comes from DST (the resolved addresses, for a
+// name), sends the second reply with the peer's address and relays client <->
+// peer as for CONNECT. The listener closes as soon as one connection came, on
+// --bind-timeout, or when the client goes away.
 //
 // Both sockets are non-blocking and registered edge-triggered; each side
 // caches whether it is readable/writable until a call returns EAGAIN, so no
@@ -66,7 +75,15 @@ class Connection : public Disposable {
   std::uint64_t id() const { return id_; }
 
  private:
-  enum class Phase : std::uint8_t { kHandshake, kResolving, kConnecting, kRelaying, kDraining, kClosed };
+  enum class Phase : std::uint8_t {
+    kHandshake,
+    kResolving,
+    kConnecting,
+    kAwaitingPeer,  // BIND: listening, first reply sent
+    kRelaying,
+    kDraining,
+    kClosed,
+  };
 
   struct Side : EventLoop::Handler {
     Side(Connection& c, bool is_client) : conn(c), client(is_client) {}
@@ -86,6 +103,15 @@ class Connection : public Disposable {
     bool shut_wr = false;  // we sent FIN (shutdown(SHUT_WR)) on it
   };
 
+  // BIND's listening socket.
+  struct BindListener : EventLoop::Handler {
+    explicit BindListener(Connection& c) : conn(c) {}
+    void onEvents(std::uint32_t events) override;
+
+    Connection& conn;
+    int fd = -1;
+  };
+
   enum class Pump : std::uint8_t { kIdle, kMore, kError };
 
   void onClientEvents(std::uint32_t events);
@@ -95,10 +121,18 @@ class Connection : public Disposable {
   void readHandshake();
   void onRequest();
   void onResolved(const Resolution& resolution);
-  void startConnecting(std::vector<socks::Address> candidates);
+  // The destination's addresses, from the request or the resolver: applies
+  // --deny-dest, then connects (CONNECT) or listens (BIND).
+  void onDestinations(std::vector<socks::Address> candidates);
   void connectNext();
   void attemptFailed(int err);
   void onConnected();
+  void startBinding();
+  void onPeerAcceptable();
+  // One of candidates_ (the request's DST), ports aside.
+  bool isDestination(const socks::Address& peer) const;
+  // Sends the reply that ends the handshake with BND = bound and relays.
+  void startRelay(const socks::Address& bound, const char* detail);
   void refuse(socks::v5::Reply reply, const char* why);
   void startDraining();
   void drain();
@@ -110,6 +144,7 @@ class Connection : public Disposable {
   bool flushToClient();
   void queueSessionOutput();
   void closeSide(Side& side);
+  void closeListener();
   void armIdleTimer();
   void logRequest(const char* outcome, const char* detail) const;
 
@@ -119,7 +154,8 @@ class Connection : public Disposable {
   char client_name_[64] = {};  // "1.2.3.4:5678", for logs
   Phase phase_ = Phase::kHandshake;
   Side client_;
-  Side upstream_;
+  Side upstream_;  // CONNECT: the destination; BIND: the accepted peer
+  BindListener listener_;
   socks::ServerSession session_;
   RelayBuffer up_;    // client -> destination (first: the handshake's input)
   RelayBuffer down_;  // destination -> client (first: the handshake's replies)
@@ -129,6 +165,8 @@ class Connection : public Disposable {
   std::vector<socks::Address> candidates_;
   std::size_t next_candidate_ = 0;
   socks::Address target_;  // the address being connected to / relayed to
+                           // (BIND: the DST address the listener was chosen for)
+  socks::Address listening_;  // BIND: where the listener is (the first reply's BND)
   int last_errno_ = 0;
   Clock::time_point connect_deadline_{};
   Clock::time_point last_activity_{};

@@ -20,19 +20,22 @@ constexpr double kMaxTimeoutSeconds = 30.0 * 24 * 3600;
 
 constexpr char kUsage[] =
     "Usage: socksd [OPTION]...\n"
-    "A SOCKS4, SOCKS4a and SOCKS5 (RFC 1928, RFC 1929) server; CONNECT only.\n"
+    "A SOCKS4, SOCKS4a and SOCKS5 (RFC 1928, RFC 1929) server: CONNECT and BIND.\n"
     "\n"
     "  --listen ADDR:PORT       listen here (repeatable; IPv6 as [::1]:1080; port 0\n"
     "                           picks a free port); default 127.0.0.1:1080. Prints\n"
     "                           'socksd: listening on ADDR:PORT' on stdout per listener\n"
-    "  --external ADDR          source address of outgoing connections (one per\n"
-    "                           family; used for destinations of its family)\n"
+    "  --external ADDR          source address of outgoing connections and the\n"
+    "                           address BIND listens on (one per family; used for\n"
+    "                           destinations of its family)\n"
     "  --users FILE             require RFC 1929 username/password; FILE has lines\n"
     "                           'user:password', '#' comments. SOCKS4 is then refused\n"
     "  --hosts FILE             hosts-format file (ADDR NAME...) consulted before DNS\n"
     "  --connect-timeout SEC    time to resolve and connect to a destination (120)\n"
     "  --handshake-timeout SEC  time for a client to finish its request (30)\n"
     "  --idle-timeout SEC       close relays idle this long; 0 = never (0)\n"
+    "  --bind-timeout SEC       time BIND waits for the incoming connection (120)\n"
+    "  --no-bind                refuse BIND (SOCKS5 0x07, SOCKS4 91)\n"
     "  --allow CIDR             accept clients from this network only (repeatable;\n"
     "                           default: all)\n"
     "  --deny-dest CIDR         refuse destinations in this network (repeatable)\n"
@@ -182,7 +185,8 @@ CommandLine parseCommandLine(int argc, char** argv, Config& config, std::string&
       std::printf("socksd (socksify) %s\n", kSocksdVersion);
       return CommandLine::kExitOk;
     }
-    const bool is_flag = arg == "-v" || arg == "--verbose" || arg == "-vv" || arg == "-q" || arg == "--quiet";
+    const bool is_flag = arg == "-v" || arg == "--verbose" || arg == "-vv" || arg == "-q" || arg == "--quiet" ||
+                         arg == "--no-bind";
     if (is_flag && has_inline_value) {
       error = std::string(arg) + " takes no value";
       return CommandLine::kUsageError;
@@ -193,6 +197,8 @@ CommandLine parseCommandLine(int argc, char** argv, Config& config, std::string&
       verbose += 2;
     } else if (arg == "-q" || arg == "--quiet") {
       quiet = true;
+    } else if (arg == "--no-bind") {
+      config.allow_bind = false;
     } else if (arg == "--listen") {
       if (!need(v)) {
         return CommandLine::kUsageError;
@@ -226,7 +232,8 @@ CommandLine parseCommandLine(int argc, char** argv, Config& config, std::string&
         return CommandLine::kUsageError;
       }
       config.hosts_file = std::string(v);
-    } else if (arg == "--connect-timeout" || arg == "--handshake-timeout" || arg == "--idle-timeout") {
+    } else if (arg == "--connect-timeout" || arg == "--handshake-timeout" || arg == "--idle-timeout" ||
+               arg == "--bind-timeout") {
       if (!need(v)) {
         return CommandLine::kUsageError;
       }
@@ -240,6 +247,8 @@ CommandLine parseCommandLine(int argc, char** argv, Config& config, std::string&
         return bad(v, "must be more than 0");
       } else if (arg == "--connect-timeout") {
         config.connect_timeout = t;
+      } else if (arg == "--bind-timeout") {
+        config.bind_timeout = t;
       } else {
         config.handshake_timeout = t;
       }

@@ -23,6 +23,10 @@ struct Config {
   std::chrono::milliseconds connect_timeout{120 * 1000};  // the SOCKS4 document's two minutes
   std::chrono::milliseconds handshake_timeout{30 * 1000};
   std::chrono::milliseconds idle_timeout{0};  // 0: none
+  // BIND: how long to wait for the incoming connection (the SOCKS4 document's
+  // two minutes); --no-bind refuses BIND altogether.
+  std::chrono::milliseconds bind_timeout{120 * 1000};
+  bool allow_bind = true;
   std::vector<socks::AddressRange> allow;      // empty: every client
   std::vector<socks::AddressRange> deny_dest;  // destinations refused
   socks::log::Level log_level = socks::log::Level::kWarn;

@@ -25,6 +25,7 @@ constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 Worker::Worker(const Config& config, const socks::UserTable* users, const socks::HostTable* hosts)
     : config_(config), resolver_(loop_, hosts), accept_backoff_(loop_, [this] { updateAccepting(); }) {
   session_options_.authenticator = users;
+  session_options_.allow_bind = config.allow_bind;
 }
 
 Worker::~Worker() {

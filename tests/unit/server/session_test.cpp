@@ -447,6 +447,228 @@ TEST(ServerSession5, DecisionCallsOutsideTheirStateAreIgnored) {
   EXPECT_TRUE(s.pendingOutput().empty());
 }
 
+// ---- BIND: two replies (SOCKS4 document; RFC 1928 §4, §6) ---------------------------
+
+ServerOptions bindOptions() {
+  ServerOptions options;
+  options.allow_bind = true;
+  return options;
+}
+
+const Address kListening = Address::ipv4(0xc0000201u, 0xa1b2);  // 192.0.2.1:41394
+const Address kPeer = Address::ipv4(0x0a000001u, 20);           // 10.0.0.1:20
+
+// SOCKS4 BIND for 10.0.0.1:21, USERID "ftp", then the client's first bytes.
+const Vec kBind4 = concat({{4, 2, 0, 21, 10, 0, 0, 1}, text("ftp"), {0}});
+const Vec kBind5 = {5, 2, 0, 1, 10, 0, 0, 1, 0, 21};
+
+TEST(ServerSession4Bind, TwoRepliesEveryWay) {
+  const Vec input = concat({kBind4, text("PIPELINED")});
+  everyWay(bindOptions(), input, [&](ServerSession& s, const Outcome& o) {
+    EXPECT_EQ(o.consumed, kBind4.size());
+    EXPECT_TRUE(o.output.empty());
+    ASSERT_EQ(o.state, ServerSession::State::kAwaitingDecision);
+    EXPECT_EQ(s.request().version, 4);
+    EXPECT_EQ(s.request().cmd, Command::kBind);
+    EXPECT_EQ(s.request().dst, Address::ipv4(0x0a000001u, 21));
+    EXPECT_EQ(s.request().user, "ftp");
+    // First reply: VN 0, CD 90, DSTPORT and DSTIP of the listening socket.
+    s.grant(kListening);
+    EXPECT_EQ(drain(s), (Vec{0, 90, 0xa1, 0xb2, 192, 0, 2, 1}));
+    ASSERT_EQ(s.state(), ServerSession::State::kAwaitingSecond);
+    EXPECT_FALSE(s.finished());
+    // Bytes the client sends while it waits are relay data, never handshake.
+    const std::uint8_t more[] = {'x', 'y'};
+    EXPECT_EQ(s.feed(more), 0u);
+    EXPECT_TRUE(s.pendingOutput().empty());
+    // Second reply: the connecting host.
+    s.grant(kPeer);
+    EXPECT_EQ(drain(s), (Vec{0, 90, 0, 20, 10, 0, 0, 1}));
+    EXPECT_EQ(s.state(), ServerSession::State::kEstablished);
+    EXPECT_TRUE(s.status().ok());
+    EXPECT_EQ(s.feed(more), 0u);
+  });
+}
+
+TEST(ServerSession4Bind, Socks4aNameEveryWay) {
+  const Vec req = concat({{4, 2, 0, 21, 0, 0, 0, 1}, {0}, text("ftp.example"), {0}});
+  everyWay(bindOptions(), req, [&](ServerSession& s, const Outcome& o) {
+    EXPECT_EQ(o.consumed, req.size());
+    ASSERT_EQ(o.state, ServerSession::State::kAwaitingDecision);
+    EXPECT_EQ(s.request().cmd, Command::kBind);
+    EXPECT_EQ(s.request().dst.domainView(), "ftp.example");
+    EXPECT_EQ(s.request().dst.port, 21);
+    s.grant(Address::ipv4(0x7f000001u, 40000));
+    EXPECT_EQ(drain(s), (Vec{0, 90, 0x9c, 0x40, 127, 0, 0, 1}));
+    EXPECT_EQ(s.state(), ServerSession::State::kAwaitingSecond);
+  });
+}
+
+TEST(ServerSession4Bind, SecondReplyRefusalsAre91) {
+  // Peer mismatch (0x02), timeout (0x06), anything else: SOCKS4 has only 91.
+  for (v5::Reply reply : {v5::Reply::kNotAllowed, v5::Reply::kTtlExpired, v5::Reply::kGeneralFailure}) {
+    SCOPED_TRACE(static_cast<int>(reply));
+    ServerSession s(bindOptions());
+    run(s, kBind4, Split::kWhole);
+    s.grant(kListening);
+    drain(s);
+    s.refuse(reply);
+    EXPECT_EQ(drain(s), (Vec{0, 91, 0, 0, 0, 0, 0, 0}));
+    EXPECT_EQ(s.state(), ServerSession::State::kFailed);
+    EXPECT_EQ(s.status().code(), Errc::kRejected);
+    EXPECT_EQ(s.status().socksVersion(), 4);
+    EXPECT_EQ(s.status().reply(), 91);
+    // Nothing after a failure.
+    s.grant(kPeer);
+    EXPECT_TRUE(s.pendingOutput().empty());
+  }
+}
+
+TEST(ServerSession4Bind, FirstReplyRefusalIs91AndThereIsNoSecond) {
+  ServerSession s(bindOptions());
+  run(s, kBind4, Split::kWhole);
+  s.refuse(v5::Reply::kNotAllowed);  // --deny-dest, say
+  EXPECT_EQ(drain(s), (Vec{0, 91, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(s.state(), ServerSession::State::kFailed);
+  s.grant(kListening);
+  s.refuse(v5::Reply::kTtlExpired);
+  EXPECT_TRUE(s.pendingOutput().empty());
+  EXPECT_EQ(s.state(), ServerSession::State::kFailed);
+}
+
+TEST(ServerSession4Bind, BothRepliesQueuedWithoutWritesKeepTheirOrder) {
+  ServerSession s(bindOptions());
+  run(s, kBind4, Split::kWhole);
+  s.grant(kListening);
+  s.markSent(3);
+  s.grant(kPeer);
+  EXPECT_EQ(drain(s), (Vec{0xb2, 192, 0, 2, 1, 0, 90, 0, 20, 10, 0, 0, 1}));
+}
+
+TEST(ServerSession5Bind, TwoRepliesEveryWay) {
+  const Vec handshake = concat({kGreetNoAuth, kBind5});
+  const Vec input = concat({handshake, text("EPRT |1|10.0.0.2|2000|\r\n")});
+  everyWay(bindOptions(), input, [&](ServerSession& s, const Outcome& o) {
+    EXPECT_EQ(o.consumed, handshake.size());
+    EXPECT_EQ(o.output, (Vec{5, 0}));
+    ASSERT_EQ(o.state, ServerSession::State::kAwaitingDecision);
+    EXPECT_EQ(s.request().version, 5);
+    EXPECT_EQ(s.request().cmd, Command::kBind);
+    EXPECT_EQ(s.request().dst, Address::ipv4(0x0a000001u, 21));
+    s.grant(kListening);
+    EXPECT_EQ(drain(s), (Vec{5, 0, 0, 1, 192, 0, 2, 1, 0xa1, 0xb2}));
+    ASSERT_EQ(s.state(), ServerSession::State::kAwaitingSecond);
+    const std::uint8_t more[] = {'x'};
+    EXPECT_EQ(s.feed(more), 0u);
+    s.grant(kPeer);
+    EXPECT_EQ(drain(s), (Vec{5, 0, 0, 1, 10, 0, 0, 1, 0, 20}));
+    EXPECT_EQ(s.state(), ServerSession::State::kEstablished);
+    EXPECT_EQ(s.feed(more), 0u);
+  });
+}
+
+TEST(ServerSession5Bind, IPv6EveryWay) {
+  const Vec req = {5, 2, 0, 4, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x21, 0, 21};
+  const Vec input = concat({kGreetNoAuth, req});
+  const std::uint8_t listen6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10};
+  const std::uint8_t peer6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x21};
+  everyWay(bindOptions(), input, [&](ServerSession& s, const Outcome& o) {
+    EXPECT_EQ(o.consumed, input.size());
+    ASSERT_EQ(o.state, ServerSession::State::kAwaitingDecision);
+    EXPECT_EQ(s.request().dst, Address::ipv6(peer6, 21));
+    s.grant(Address::ipv6(listen6, 0xc350));
+    EXPECT_EQ(drain(s), (Vec{5, 0, 0, 4, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0xc3, 0x50}));
+    s.grant(Address::ipv6(peer6, 20));
+    EXPECT_EQ(drain(s), (Vec{5, 0, 0, 4, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x21, 0, 20}));
+    EXPECT_EQ(s.state(), ServerSession::State::kEstablished);
+  });
+}
+
+TEST(ServerSession5Bind, DomainEveryWay) {
+  const Vec req = concat({{5, 2, 0, 3, 11}, text("ftp.example"), {0, 21}});
+  const Vec input = concat({kGreetNoAuth, req, text("rest")});
+  everyWay(bindOptions(), input, [&](ServerSession& s, const Outcome& o) {
+    EXPECT_EQ(o.consumed, kGreetNoAuth.size() + req.size());
+    ASSERT_EQ(o.state, ServerSession::State::kAwaitingDecision);
+    EXPECT_EQ(s.request().dst.domainView(), "ftp.example");
+    EXPECT_EQ(s.request().dst.port, 21);
+    s.grant(kListening);
+    EXPECT_EQ(drain(s), (Vec{5, 0, 0, 1, 192, 0, 2, 1, 0xa1, 0xb2}));
+    EXPECT_EQ(s.state(), ServerSession::State::kAwaitingSecond);
+  });
+}
+
+TEST(ServerSession5Bind, SecondReplyRefusalsCarryTheCode) {
+  const struct {
+    v5::Reply reply;
+    std::uint8_t wire;
+  } cases[] = {
+      {v5::Reply::kNotAllowed, 0x02},      // the peer is not DST
+      {v5::Reply::kTtlExpired, 0x06},      // --bind-timeout
+      {v5::Reply::kGeneralFailure, 0x01},  // accept() failed
+      {v5::Reply::kSucceeded, 0x01},       // a refusal is never "succeeded"
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(static_cast<int>(c.wire));
+    ServerSession s(bindOptions());
+    run(s, concat({kGreetNoAuth, kBind5}), Split::kWhole);
+    s.grant(kListening);
+    drain(s);
+    s.refuse(c.reply);
+    EXPECT_EQ(drain(s), (Vec{5, c.wire, 0, 1, 0, 0, 0, 0, 0, 0}));
+    EXPECT_EQ(s.state(), ServerSession::State::kFailed);
+    EXPECT_EQ(s.status().code(), Errc::kRejected);
+    EXPECT_EQ(s.status().socksVersion(), 5);
+    EXPECT_EQ(s.status().reply(), c.wire);
+    s.grant(kPeer);
+    s.refuse(v5::Reply::kGeneralFailure);
+    EXPECT_TRUE(s.pendingOutput().empty());
+  }
+}
+
+TEST(ServerSession5Bind, WithUserPassEveryWay) {
+  FixedUsers users;
+  ServerOptions options = bindOptions();
+  options.authenticator = &users;
+  const Vec input = concat({{5, 1, 2}, kAuthBob, kBind5});
+  everyWay(options, input, [&](ServerSession& s, const Outcome& o) {
+    EXPECT_EQ(o.consumed, input.size());
+    EXPECT_EQ(o.output, (Vec{5, 2, 1, 0}));
+    ASSERT_EQ(o.state, ServerSession::State::kAwaitingDecision);
+    EXPECT_EQ(s.request().user, "bob");
+    s.grant(kListening);
+    s.grant(kPeer);
+    EXPECT_EQ(drain(s), (Vec{5, 0, 0, 1, 192, 0, 2, 1, 0xa1, 0xb2, 5, 0, 0, 1, 10, 0, 0, 1, 0, 20}));
+    EXPECT_EQ(s.state(), ServerSession::State::kEstablished);
+  });
+}
+
+TEST(ServerSession5Bind, NothingWrittenYetEveryMessageStillFits) {
+  // The worst case for the output buffer: selection, RFC 1929 status and two
+  // replies with 255-byte names, none of them written yet.
+  FixedUsers users;
+  ServerOptions options = bindOptions();
+  options.authenticator = &users;
+  ServerSession s(options);
+  s.feed(concat({{5, 1, 2}, kAuthBob, kBind5}));
+  ASSERT_EQ(s.state(), ServerSession::State::kAwaitingDecision);
+  const std::string name(255, 'n');
+  s.grant(*Address::domainName(name, 1));
+  s.grant(*Address::domainName(name, 2));
+  const Vec reply_head = concat({{5, 0, 0, 3, 255}, text(name)});
+  EXPECT_EQ(drain(s), concat({{5, 2, 1, 0}, reply_head, {0, 1}, reply_head, {0, 2}}));
+  EXPECT_EQ(s.state(), ServerSession::State::kEstablished);
+}
+
+TEST(ServerSession5Bind, NotEnabledIs0x07WithoutAskingTheOwner) {
+  // socksd --no-bind.
+  ServerSession s;
+  const Outcome o = run(s, concat({kGreetNoAuth, kBind5}), Split::kWhole);
+  EXPECT_EQ(o.output, (Vec{5, 0, 5, 7, 0, 1, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(o.state, ServerSession::State::kFailed);
+  EXPECT_EQ(s.status().code(), Errc::kUnsupported);
+}
+
 // ---- SOCKS5 with RFC 1929 username/password --------------------------------------
 
 TEST(ServerSession5Auth, UserPassAcceptedEveryWay) {
