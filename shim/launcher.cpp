@@ -40,7 +40,8 @@ const char kUsage[] =
     "      --version     the version\n"
     "\n"
     "Environment: SOCKSIFY_PROXY=URL[,URL...], SOCKSIFY_LOG=quiet|error|warn|info|debug,\n"
-    "SOCKSIFY_CONNECT_TIMEOUT=SECONDS (default 10).\n"
+    "SOCKSIFY_CONNECT_TIMEOUT=SECONDS (default 10), SOCKSIFY_BIND=auto|all|off (which\n"
+    "listening sockets become a SOCKS BIND on the proxy; default auto).\n"
     "Exit status: PROGRAM's own; 2 for a usage error or a bad proxy URL.\n";
 
 [[noreturn]] void usageError(const char* fmt, const char* arg) {
