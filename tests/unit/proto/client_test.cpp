@@ -380,6 +380,38 @@ TEST(ClientHandshake, Socks4BindTwoReplies) {
   EXPECT_EQ(hs.status().reply(), 91);
 }
 
+// A malformed second reply is an error, never an over-read or a success.
+TEST(ClientHandshake, BindMalformedSecondReplies) {
+  const struct {
+    const char* second;
+    const char* why;
+  } cases[] = {
+      {"04 00 00 01 0A000001 0014", "SOCKS5 second reply with version 4"},
+      {"05 00 01 01 0A000001 0014", "reserved byte not zero"},
+      {"05 00 00 02 0A000001 0014", "unknown address type"},
+      {"05 00 00 03 00 0014", "empty domain name"},
+  };
+  for (const auto& c : cases) {
+    for (Mode mode : {Mode::kWhole, Mode::kByteByByte}) {
+      ClientHandshake hs(ProxyKind::kSocks5, Command::kBind, v4(10, 0, 0, 1, 21));
+      drive(hs,
+            {{kGreetNoAuth, hex("05 00")},
+             {hex("05 02 00 01 0A000001 0015"), hex("05 00 00 01 C0A80001 9C40")},
+             {{}, hex(c.second)}},
+            mode);
+      EXPECT_EQ(hs.state(), State::kFailed) << c.why;
+      EXPECT_EQ(hs.status().code(), Errc::kMalformed) << c.why;
+    }
+  }
+  // SOCKS4: the second reply's version byte must be 0 (4 is tolerated).
+  ClientHandshake hs(ProxyKind::kSocks4, Command::kBind, v4(10, 0, 0, 1, 21));
+  drive(hs,
+        {{hex("04 02 0015 0A000001 00"), hex("00 5A 9C40 00000000")},
+         {{}, hex("05 5A 0014 0A000001")}},
+        Mode::kWhole);
+  EXPECT_EQ(hs.status().code(), Errc::kMalformed);
+}
+
 TEST(ClientHandshake, BindBothRepliesInOneFeed) {
   ClientHandshake hs(ProxyKind::kSocks5, Command::kBind, v4(10, 0, 0, 1, 21));
   drive(hs, {{kGreetNoAuth, hex("05 00")}}, Mode::kWhole);
