@@ -23,6 +23,7 @@
 // reports ECONNABORTED.
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -656,6 +657,99 @@ int hookGetsockname(int fd, sockaddr* addr, socklen_t* len) {
   return 0;
 }
 
+// ---- poll() and ppoll() -------------------------------------------------------
+//
+// The watcher thread wakes a listener soon after the second reply, but
+// "soon" depends on the scheduler, and some programs treat the order of
+// events as meaningful: curl, waiting for an active-FTP data connection,
+// gives up if the server's reply on the control connection is readable
+// before the data listener is. So when a poll set holds a BIND listener with
+// a BIND outstanding, its control connection is polled too, and a second
+// reply that arrives is handled right here, before poll() returns: the
+// listener is readable by then. Sets without tracked descriptors cost one
+// load per call.
+
+constexpr nfds_t kMaxExtraPolls = 16;
+
+// Adds the control connections of waiting BIND listeners in fds[0..n) to
+// extra; returns how many.
+nfds_t collectControls(const pollfd* fds, nfds_t n, pollfd* extra,
+                       std::shared_ptr<BindListener>* owners) {
+  nfds_t k = 0;
+  for (nfds_t i = 0; i < n && k < kMaxExtraPolls; ++i) {
+    if (fds[i].fd < 0 || !fdtable::tracked(fds[i].fd) || (fds[i].events & POLLIN) == 0) {
+      continue;
+    }
+    FdRef ref = fdtable::get(fds[i].fd);
+    if (!ref || ref->kind != FdKind::kBindListener) {
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(ref->listener->mu);
+    if (ref->listener->phase == BindListener::Phase::kWaiting && ref->listener->control >= 0) {
+      extra[k] = pollfd{ref->listener->control, POLLIN, 0};
+      owners[k] = ref->listener;
+      ++k;
+    }
+  }
+  return k;
+}
+
+bool anyTracked(const pollfd* fds, nfds_t n) {
+  if (fdtable::detail::g_entries.load(std::memory_order_acquire) == nullptr) {
+    return false;
+  }
+  for (nfds_t i = 0; i < n; ++i) {
+    if (fds[i].fd >= 0 && fdtable::tracked(fds[i].fd)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Polls fds plus the control connections; drives any second reply that came
+// and, if a listener was woken, polls the program's set once more without
+// waiting so its answer includes that. `wait` runs the real poll.
+template <class Wait>
+int pollWithControls(pollfd* fds, nfds_t n, Wait&& wait) {
+  pollfd extra_fds[kMaxExtraPolls];
+  std::shared_ptr<BindListener> owners[kMaxExtraPolls];
+  const nfds_t k = collectControls(fds, n, extra_fds, owners);
+  if (k == 0 || n > 1024) {
+    return wait(fds, n);
+  }
+  pollfd all[1024 + kMaxExtraPolls];
+  std::memcpy(all, fds, n * sizeof(pollfd));
+  std::memcpy(all + n, extra_fds, k * sizeof(pollfd));
+  const int rc = wait(all, n + k);
+  if (rc < 0) {
+    return rc;
+  }
+  bool woke = false;
+  for (nfds_t j = 0; j < k; ++j) {
+    if (all[n + j].revents == 0) {
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(owners[j]->mu);
+    const bool was_waiting = owners[j]->phase == BindListener::Phase::kWaiting;
+    driveSecondReply(*owners[j], -1);
+    woke = woke || (was_waiting && owners[j]->phase != BindListener::Phase::kWaiting);
+  }
+  if (woke) {
+    return real::poll(fds, n, 0);  // the listener's readiness now included
+  }
+  std::memcpy(fds, all, n * sizeof(pollfd));
+  int ready = 0;
+  for (nfds_t i = 0; i < n; ++i) {
+    ready += fds[i].revents != 0 ? 1 : 0;
+  }
+  if (ready == 0 && rc > 0) {
+    // Only a control connection stirred (a partial reply): the program's
+    // timeout has not passed; let it poll again rather than see 0 as expiry.
+    return wait(fds, n);
+  }
+  return ready;
+}
+
 }  // namespace
 
 BindListener::~BindListener() {
@@ -716,6 +810,27 @@ SOCKSIFY_EXPORT int accept4(int fd, sockaddr* addr, socklen_t* len, int flags) {
     return socksify::real::accept4(fd, addr, len, flags);
   }
   return socksify::guard(-1, [&] { return socksify::hookAccept(fd, addr, len, flags); });
+}
+
+SOCKSIFY_EXPORT int poll(pollfd* fds, nfds_t n, int timeout) {
+  if (fds == nullptr || !socksify::anyTracked(fds, n)) {
+    return socksify::real::poll(fds, n, timeout);
+  }
+  return socksify::guard(-1, [&] {
+    return socksify::pollWithControls(
+        fds, n, [&](pollfd* f, nfds_t m) { return socksify::real::poll(f, m, timeout); });
+  });
+}
+
+SOCKSIFY_EXPORT int ppoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* mask) {
+  if (fds == nullptr || !socksify::anyTracked(fds, n)) {
+    return socksify::real::ppoll(fds, n, timeout, mask);
+  }
+  return socksify::guard(-1, [&] {
+    return socksify::pollWithControls(fds, n, [&](pollfd* f, nfds_t m) {
+      return socksify::real::ppoll(f, m, timeout, mask);
+    });
+  });
 }
 
 SOCKSIFY_EXPORT int getsockname(int fd, sockaddr* addr, socklen_t* len) noexcept {

@@ -60,6 +60,8 @@ RealFn<decltype(&::bind)> bind{"bind"};
 RealFn<decltype(&::listen)> listen{"listen"};
 RealFn<decltype(&::accept)> accept{"accept"};
 RealFn<decltype(&::accept4)> accept4{"accept4"};
+RealFn<int (*)(pollfd*, nfds_t, int)> poll{"poll"};
+RealFn<int (*)(pollfd*, nfds_t, const timespec*, const sigset_t*)> ppoll{"ppoll"};
 RealFn<decltype(&::getaddrinfo)> getaddrinfo{"getaddrinfo"};
 RealFn<decltype(&::freeaddrinfo)> freeaddrinfo{"freeaddrinfo"};
 RealFn<decltype(&::getnameinfo)> getnameinfo{"getnameinfo"};
@@ -82,7 +84,6 @@ RealFn<decltype(&::send)> g_send{"send"};
 RealFn<decltype(&::recv)> g_recv{"recv"};
 RealFn<decltype(&::sendto)> g_sendto{"sendto"};
 RealFn<decltype(&::recvfrom)> g_recvfrom{"recvfrom"};
-RealFn<int (*)(pollfd*, nfds_t, int)> g_poll{"poll"};
 RealFn<decltype(&::getsockopt)> g_getsockopt{"getsockopt"};
 RealFn<decltype(&::setsockopt)> g_setsockopt{"setsockopt"};
 
@@ -103,7 +104,7 @@ ssize_t opSendto(int fd, const void* b, size_t n, int f, const sockaddr* a, sock
 ssize_t opRecvfrom(int fd, void* b, size_t n, int f, sockaddr* a, socklen_t* l) {
   return g_recvfrom(fd, b, n, f, a, l);
 }
-int opPoll(pollfd* p, nfds_t n, int t) { return g_poll(p, n, t); }
+int opPoll(pollfd* p, nfds_t n, int t) { return real::poll(p, n, t); }
 int opGetsockopt(int fd, int lv, int nm, void* v, socklen_t* l) { return g_getsockopt(fd, lv, nm, v, l); }
 int opSetsockopt(int fd, int lv, int nm, const void* v, socklen_t l) {
   return g_setsockopt(fd, lv, nm, v, l);

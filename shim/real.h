@@ -67,6 +67,8 @@ extern RealFn<decltype(&::bind)> bind;
 extern RealFn<decltype(&::listen)> listen;
 extern RealFn<decltype(&::accept)> accept;
 extern RealFn<decltype(&::accept4)> accept4;
+extern RealFn<int (*)(pollfd*, nfds_t, int)> poll;
+extern RealFn<int (*)(pollfd*, nfds_t, const timespec*, const sigset_t*)> ppoll;
 // Resolver calls.
 extern RealFn<decltype(&::getaddrinfo)> getaddrinfo;
 extern RealFn<decltype(&::freeaddrinfo)> freeaddrinfo;

@@ -2,7 +2,7 @@
 // sees, so a test can prove that a connection came from the proxy.
 //
 //   tcp_server [--echo ADDR:PORT]... [--http ADDR:PORT]... [--banner ADDR:PORT]...
-//              [--silent ADDR:PORT]... [--banner-text TEXT]
+//              [--silent ADDR:PORT]... [--portback ADDR:PORT]... [--banner-text TEXT]
 //
 // For every listener it prints "tcp_server: listening on ADDR:PORT" (flushed);
 // PORT 0 picks an ephemeral port. For every accepted connection it prints
@@ -12,9 +12,19 @@
 //   banner — sends the banner line first (server speaks first, like SSH/SMTP), then
 //            "peer A:P\n", then echoes until EOF.
 //   silent — accepts and never writes (a proxy that does not answer the handshake).
+//   portback — an FTP-like control connection for SOCKS BIND tests: sends "peer A:P\n",
+//            then for every line "PORT A:P [from SRC]" connects back to A:P (from SRC,
+//            port 0, when given; 10 s limit), prints
+//            "tcp_server: connect-back to A:P from L:Q" (or "... failed: ERR") and
+//            answers "connected A:P from L:Q" (or "connect-failed A:P: ERR") on the
+//            control connection; on the data connection it sends "dest-data from L:Q\n",
+//            echoes until EOF (20 s of silence ends it), then prints
+//            "tcp_server: data connection from L:Q closed: echoed=N[ error=ERR]" and
+//            answers "data-done echoed=N[ error=ERR]" on the control connection.
 // IPv6 addresses are written in brackets: [::1]:0. SIGTERM ends it.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -31,7 +41,7 @@
 
 namespace {
 
-enum class Mode { kEcho, kHttp, kBanner, kSilent };
+enum class Mode { kEcho, kHttp, kBanner, kSilent, kPortback };
 
 std::string g_banner = "SSH-2.0-SocksifyTestBanner";
 
@@ -109,6 +119,116 @@ void echoRest(int fd) {
   }
 }
 
+// Reads one line from fd (byte by byte). False at EOF or on an error.
+bool readLine(int fd, std::string& line) {
+  line.clear();
+  for (;;) {
+    char c;
+    ssize_t n = ::read(fd, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    if (c == '\n') return true;
+    if (c != '\r') line.push_back(c);
+  }
+}
+
+// Connects (from src, when given) to dst within 10 s. Returns the socket, or -errno.
+int connectBack(const sockaddr_storage& dst, socklen_t dlen, const std::string& src) {
+  int fd = ::socket(dst.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -errno;
+  if (!src.empty()) {
+    sockaddr_storage s{};
+    socklen_t sl = 0;
+    if (!parseAddr(src.find(':') != std::string::npos ? "[" + src + "]:0" : src + ":0", s, sl) ||
+        ::bind(fd, reinterpret_cast<sockaddr*>(&s), sl) != 0) {
+      int e = errno != 0 ? errno : EINVAL;
+      close(fd);
+      return -e;
+    }
+  }
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&dst), dlen) != 0) {
+    if (errno != EINPROGRESS) {
+      int e = errno;
+      close(fd);
+      return -e;
+    }
+    pollfd p{fd, POLLOUT, 0};
+    if (poll(&p, 1, 10000) != 1) {
+      close(fd);
+      return -ETIMEDOUT;
+    }
+    int err = 0;
+    socklen_t el = sizeof err;
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    if (err != 0) {
+      close(fd);
+      return -err;
+    }
+  }
+  int fl = fcntl(fd, F_GETFL);
+  fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  return fd;
+}
+
+void portback(int ctl) {
+  std::string line;
+  while (readLine(ctl, line)) {
+    if (line.rfind("PORT ", 0) != 0) {
+      writeAll(ctl, "unknown-command " + line + "\n");
+      continue;
+    }
+    std::string spec = line.substr(5), src;
+    if (auto f = spec.find(" from "); f != std::string::npos) {
+      src = spec.substr(f + 6);
+      spec = spec.substr(0, f);
+    }
+    sockaddr_storage dst{};
+    socklen_t dlen = 0;
+    if (!parseAddr(spec, dst, dlen)) {
+      writeAll(ctl, "connect-failed " + spec + ": bad address\n");
+      continue;
+    }
+    int d = connectBack(dst, dlen, src);
+    if (d < 0) {
+      say("tcp_server: connect-back to " + spec + " failed: " + std::strerror(-d));
+      writeAll(ctl, "connect-failed " + spec + ": " + std::strerror(-d) + "\n");
+      continue;
+    }
+    sockaddr_storage local{};
+    socklen_t ll = sizeof local;
+    getsockname(d, reinterpret_cast<sockaddr*>(&local), &ll);
+    const std::string l = formatAddr(local);
+    say("tcp_server: connect-back to " + spec + " from " + l);
+    writeAll(ctl, "connected " + spec + " from " + l + "\n");
+    writeAll(d, "dest-data from " + l + "\n");
+    size_t echoed = 0;
+    std::string error;
+    char buf[16384];
+    for (;;) {
+      pollfd p{d, POLLIN, 0};
+      int pr = poll(&p, 1, 20000);
+      if (pr < 0 && errno == EINTR) continue;
+      if (pr == 0) {
+        error = "silent for 20 s";
+        break;
+      }
+      ssize_t n = ::read(d, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        error = std::strerror(errno);
+        break;
+      }
+      if (n == 0) break;
+      writeAll(d, std::string(buf, static_cast<size_t>(n)));
+      echoed += static_cast<size_t>(n);
+    }
+    close(d);
+    std::string done = "echoed=" + std::to_string(echoed) + (error.empty() ? "" : " error=" + error);
+    say("tcp_server: data connection from " + l + " closed: " + done);
+    writeAll(ctl, "data-done " + done + "\n");
+  }
+}
+
 void serve(int fd, Mode mode, std::string peer) {
   switch (mode) {
     case Mode::kEcho:
@@ -139,6 +259,10 @@ void serve(int fd, Mode mode, std::string peer) {
       }
       break;
     }
+    case Mode::kPortback:
+      writeAll(fd, "peer " + peer + "\n");
+      portback(fd);
+      break;
     case Mode::kSilent: {
       char buf[4096];
       while (::read(fd, buf, sizeof buf) > 0) {
@@ -170,6 +294,7 @@ int main(int argc, char** argv) {
     else if (a == "--http") specs.emplace_back(v, Mode::kHttp);
     else if (a == "--banner") specs.emplace_back(v, Mode::kBanner);
     else if (a == "--silent") specs.emplace_back(v, Mode::kSilent);
+    else if (a == "--portback") specs.emplace_back(v, Mode::kPortback);
     else if (a == "--banner-text") g_banner = v;
     else {
       std::fprintf(stderr, "tcp_server: unknown option %s\n", a.c_str());

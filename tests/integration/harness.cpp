@@ -497,7 +497,7 @@ DestServer startTcpServer(const std::string& netns, const Argv& listenerArgs) {
   d.proc = std::make_unique<Process>(argv, so);
   size_t listeners = 0;
   for (const auto& a : listenerArgs)
-    if (a == "--echo" || a == "--http" || a == "--banner" || a == "--silent") ++listeners;
+    if (a == "--echo" || a == "--http" || a == "--banner" || a == "--silent" || a == "--portback") ++listeners;
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < deadline) {
     std::string out = d.proc->out();
@@ -673,6 +673,11 @@ std::string NetLab::blackholeAddr() {
   sh({findTool("ip"), "-n", clientNs(), "neigh", "replace", addr, "lladdr", "02:00:5e:00:53:99", "dev", dev, "nud",
       "permanent"});
   return addr;
+}
+
+bool NetLab::addDestAddr(const std::string& addr) {
+  const std::string dev = ns_.front().substr(0, ns_.front().size() - 1) + "l" + std::to_string(proxies_) + "b";
+  return sh({findTool("ip"), "-n", destNs(), "addr", "add", addr + "/24", "dev", dev});
 }
 
 // ---------------------------------------------------------------- clients

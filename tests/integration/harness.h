@@ -197,6 +197,9 @@ class NetLab {
   // Adds an address on the client's link that silently drops everything sent to it
   // (a permanent neighbour entry with a MAC nobody has): a black-holed proxy.
   std::string blackholeAddr();
+  // Adds another IPv4 address (e.g. 198.51.100.3) on the destination's link, so the
+  // destination can connect from an address that is not destAddr(). Returns success.
+  bool addDestAddr(const std::string& addr);
   // Runs a command (bounded) inside a namespace, for setup; returns success.
   bool nsExec(const std::string& ns, const Argv& argv);
 

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "harness.h"
 
@@ -45,6 +46,7 @@ inline std::string kindTool(ProxyKind k) {
 
 struct ProxyStart {
   std::string user, password;  // socksd users file / microsocks -u -P
+  std::vector<std::string> extra = {};  // socksd only: more arguments (e.g. --bind-timeout 1)
 };
 
 class LabTest : public ::testing::Test {
@@ -83,6 +85,7 @@ class LabTest : public ::testing::Test {
       o.hosts = std::string(lab_->destAddr()) + " " + NetLab::kRemoteName + "\n";
       if (!ps.user.empty()) o.users = ps.user + ":" + ps.password + "\n";
       if (lab_->hasIpv6()) o.extra = {"--listen", "[" + lab_->proxyAddr6(index) + "]:1080"};
+      o.extra.insert(o.extra.end(), ps.extra.begin(), ps.extra.end());
       s = startSocksd(o);
     } else {
       ThirdPartyOptions o;
