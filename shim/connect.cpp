@@ -18,6 +18,7 @@
 #include "bind.h"
 #include "real.h"
 #include "sockets.h"
+#include "udp.h"
 #include "socks/log.h"
 #include "socks/net.h"
 #include "socks/resolver.h"
@@ -135,13 +136,22 @@ int proxiedConnect(const ProcessState& state, int fd, const sockaddr* addr, sock
 }
 
 int hookConnect(int fd, const sockaddr* addr, socklen_t len) {
+  if (addr != nullptr && len >= sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC &&
+      fdtable::trackedAs(fd, FdKind::kUdpAssociation)) {
+    if (const ProcessState* state = processState()) {
+      return udpConnect(fd, addr, len, *state);  // a UDP "disconnect"
+    }
+  }
   if (addr == nullptr || len < sizeof(sa_family_t) ||
       (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)) {
     return real::connect(fd, addr, len);
   }
   const ProcessState* state = processState();
-  if (state == nullptr || !isTcpSocket(fd)) {
+  if (state == nullptr) {
     return real::connect(fd, addr, len);
+  }
+  if (!isTcpSocket(fd)) {
+    return isDatagramSocket(fd) ? udpConnect(fd, addr, len, *state) : real::connect(fd, addr, len);
   }
   auto dst = socks::Address::fromSockaddr(addr, len);
   if (!dst) {
@@ -178,6 +188,10 @@ bool sameHost(const sockaddr_storage& ss, socklen_t len, const socks::Address& h
 int hookGetpeername(int fd, sockaddr* addr, socklen_t* len) {
   if (!fdtable::tracked(fd)) {
     return real::getpeername(fd, addr, len);
+  }
+  if (int result = 0; fdtable::trackedAs(fd, FdKind::kUdpAssociation) &&
+                      udpGetpeername(fd, addr, len, result)) {
+    return result;
   }
   FdRef ref = fdtable::get(fd);
   if (!ref || addr == nullptr || len == nullptr) {

@@ -13,6 +13,18 @@ std::atomic<std::size_t> g_size{0};
 }  // namespace fdtable::detail
 
 namespace {
+using fdtable::detail::kTagMask;
+
+std::uintptr_t pack(FdState* state) {
+  return state == nullptr ? 0
+                          : reinterpret_cast<std::uintptr_t>(state) |
+                                (static_cast<std::uintptr_t>(state->kind) + 1);
+}
+
+FdState* unpack(std::uintptr_t v) { return reinterpret_cast<FdState*>(v & ~kTagMask); }
+}  // namespace
+
+namespace {
 
 constexpr std::size_t kStripes = 64;
 constexpr std::size_t kMinEntries = 1024;
@@ -58,9 +70,10 @@ void allocate() {
   if (p == MAP_FAILED) {
     return;
   }
-  // Zeroed memory is a valid array of null atomic pointers (lock-free
-  // atomics of pointer size have no other state).
+  // Zeroed memory is a valid array of empty entries (lock-free atomics of
+  // pointer size have no other state).
   static_assert(sizeof(Entry) == sizeof(FdState*) && Entry::is_always_lock_free);
+  static_assert(alignof(FdState) > fdtable::detail::kTagMask);
   g_size.store(n, std::memory_order_relaxed);
   g_entries.store(static_cast<Entry*>(p), std::memory_order_release);
   pthread_atfork(lockAll, unlockAll, unlockAll);
@@ -105,7 +118,7 @@ FdRef get(int fd) noexcept {
   }
   Entry* e = entryFor(fd, false);
   std::lock_guard<std::mutex> lock(stripe(fd));
-  FdState* state = e->load(std::memory_order_acquire);
+  FdState* state = unpack(e->load(std::memory_order_acquire));
   if (state != nullptr) {
     state->refs.fetch_add(1, std::memory_order_relaxed);
   }
@@ -121,7 +134,7 @@ bool set(int fd, FdState* state) noexcept {
   FdState* old = nullptr;
   {
     std::lock_guard<std::mutex> lock(stripe(fd));
-    old = e->exchange(state, std::memory_order_acq_rel);
+    old = unpack(e->exchange(pack(state), std::memory_order_acq_rel));
   }
   unref(old);
   return true;
@@ -135,7 +148,7 @@ void clear(int fd) noexcept {
   FdState* old = nullptr;
   {
     std::lock_guard<std::mutex> lock(stripe(fd));
-    old = e->exchange(nullptr, std::memory_order_acq_rel);
+    old = unpack(e->exchange(0, std::memory_order_acq_rel));
   }
   unref(old);
 }

@@ -24,11 +24,13 @@
 namespace socksify {
 
 enum class FdKind : std::uint8_t {
-  kProxiedStream,  // connect() through the chain, or a connection accept() got through BIND
-  kBindListener,   // a listening socket published as the proxy's BIND address
+  kProxiedStream,   // connect() through the chain, or a connection accept() got through BIND
+  kBindListener,    // a listening socket published as the proxy's BIND address
+  kUdpAssociation,  // a UDP socket whose datagrams go through a SOCKS5 relay
 };
 
-struct BindListener;  // shim/bind.cpp
+struct BindListener;    // shim/bind.cpp
+struct UdpAssociation;  // shim/udp.cpp
 
 struct FdState {
   FdKind kind = FdKind::kProxiedStream;
@@ -36,6 +38,9 @@ struct FdState {
   // kBindListener: the BIND state, shared with the watcher thread. Its last
   // owner cancels an outstanding BIND (closes the control connection).
   std::shared_ptr<BindListener> listener;
+  // kUdpAssociation: the association, shared by the socket's duplicates; its
+  // last owner closes the control connection (which ends the association).
+  std::shared_ptr<UdpAssociation> udp;
   // getsockname() answers this when set (accepted through BIND: the address
   // that was published); otherwise the kernel's answer.
   sockaddr_storage local{};
@@ -72,20 +77,33 @@ class FdRef {
 namespace fdtable {
 
 namespace detail {
-using Entry = std::atomic<FdState*>;
+// An entry is an FdState pointer with its kind + 1 in the low bits (FdState
+// is at least 8-byte aligned), so hooks can ask for the kind without taking a
+// reference.
+using Entry = std::atomic<std::uintptr_t>;
+inline constexpr std::uintptr_t kTagMask = 7;
 // Null until the first descriptor is tracked.
 extern std::atomic<Entry*> g_entries;
 extern std::atomic<std::size_t> g_size;
+
+inline std::uintptr_t load(int fd) noexcept {
+  Entry* table = g_entries.load(std::memory_order_acquire);
+  if (table == nullptr || static_cast<std::size_t>(fd) >= g_size.load(std::memory_order_relaxed)) {
+    return 0;
+  }
+  return table[fd].load(std::memory_order_acquire);
+}
 }  // namespace detail
 
 // Whether fd may be tracked: one load (the table pointer) while nothing was
 // ever tracked, then a bounds check and the entry's load. Inline, so a hook
 // on an untracked descriptor pays exactly that before forwarding.
-inline bool tracked(int fd) noexcept {
-  detail::Entry* table = detail::g_entries.load(std::memory_order_acquire);
-  return table != nullptr &&
-         static_cast<std::size_t>(fd) < detail::g_size.load(std::memory_order_relaxed) &&
-         table[fd].load(std::memory_order_acquire) != nullptr;
+inline bool tracked(int fd) noexcept { return detail::load(fd) != 0; }
+
+// fd is tracked as `kind` — the same cost, no reference taken (the data-path
+// hooks use it: a proxied TCP stream's read() and write() go straight on).
+inline bool trackedAs(int fd, FdKind kind) noexcept {
+  return (detail::load(fd) & detail::kTagMask) == static_cast<std::uintptr_t>(kind) + 1;
 }
 
 // Empty unless fd is tracked. One atomic load on the untracked path.

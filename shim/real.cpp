@@ -61,6 +61,18 @@ RealFn<decltype(&::listen)> listen{"listen"};
 RealFn<decltype(&::accept)> accept{"accept"};
 RealFn<decltype(&::accept4)> accept4{"accept4"};
 RealFn<int (*)(pollfd*, nfds_t, int)> poll{"poll"};
+RealFn<ssize_t (*)(int, void*, size_t)> read{"read"};
+RealFn<ssize_t (*)(int, const void*, size_t)> write{"write"};
+RealFn<ssize_t (*)(int, const iovec*, int)> readv{"readv"};
+RealFn<ssize_t (*)(int, const iovec*, int)> writev{"writev"};
+RealFn<ssize_t (*)(int, void*, size_t, int)> recv{"recv"};
+RealFn<ssize_t (*)(int, const void*, size_t, int)> send{"send"};
+RealFn<ssize_t (*)(int, void*, size_t, int, sockaddr*, socklen_t*)> recvfrom{"recvfrom"};
+RealFn<ssize_t (*)(int, const void*, size_t, int, const sockaddr*, socklen_t)> sendto{"sendto"};
+RealFn<ssize_t (*)(int, msghdr*, int)> recvmsg{"recvmsg"};
+RealFn<ssize_t (*)(int, const msghdr*, int)> sendmsg{"sendmsg"};
+RealFn<int (*)(int, mmsghdr*, unsigned int, int, timespec*)> recvmmsg{"recvmmsg"};
+RealFn<int (*)(int, mmsghdr*, unsigned int, int)> sendmmsg{"sendmmsg"};
 RealFn<int (*)(pollfd*, nfds_t, const timespec*, const sigset_t*)> ppoll{"ppoll"};
 RealFn<decltype(&::getaddrinfo)> getaddrinfo{"getaddrinfo"};
 RealFn<decltype(&::freeaddrinfo)> freeaddrinfo{"freeaddrinfo"};
@@ -79,11 +91,6 @@ namespace {
 // SocketOps entries: thin thunks into the real functions. The ones we do not
 // interpose (bind, listen, send, ...) still go through dlsym so that a later
 // issue can interpose them without touching core.
-RealFn<ssize_t (*)(int, void*, size_t)> g_read{"read"};
-RealFn<decltype(&::send)> g_send{"send"};
-RealFn<decltype(&::recv)> g_recv{"recv"};
-RealFn<decltype(&::sendto)> g_sendto{"sendto"};
-RealFn<decltype(&::recvfrom)> g_recvfrom{"recvfrom"};
 RealFn<decltype(&::getsockopt)> g_getsockopt{"getsockopt"};
 RealFn<decltype(&::setsockopt)> g_setsockopt{"setsockopt"};
 
@@ -93,16 +100,15 @@ int opBind(int fd, const sockaddr* a, socklen_t l) { return real::bind(fd, a, l)
 int opListen(int fd, int b) { return real::listen(fd, b); }
 int opAccept4(int fd, sockaddr* a, socklen_t* l, int f) { return real::accept4(fd, a, l, f); }
 int opClose(int fd) { return real::close(fd); }
-ssize_t opRead(int fd, void* b, size_t n) { return g_read(fd, b, n); }
-RealFn<ssize_t (*)(int, const void*, size_t)> g_write{"write"};
-ssize_t opWrite(int fd, const void* b, size_t n) { return g_write(fd, b, n); }
-ssize_t opSend(int fd, const void* b, size_t n, int f) { return g_send(fd, b, n, f); }
-ssize_t opRecv(int fd, void* b, size_t n, int f) { return g_recv(fd, b, n, f); }
+ssize_t opRead(int fd, void* b, size_t n) { return real::read(fd, b, n); }
+ssize_t opWrite(int fd, const void* b, size_t n) { return real::write(fd, b, n); }
+ssize_t opSend(int fd, const void* b, size_t n, int f) { return real::send(fd, b, n, f); }
+ssize_t opRecv(int fd, void* b, size_t n, int f) { return real::recv(fd, b, n, f); }
 ssize_t opSendto(int fd, const void* b, size_t n, int f, const sockaddr* a, socklen_t l) {
-  return g_sendto(fd, b, n, f, a, l);
+  return real::sendto(fd, b, n, f, a, l);
 }
 ssize_t opRecvfrom(int fd, void* b, size_t n, int f, sockaddr* a, socklen_t* l) {
-  return g_recvfrom(fd, b, n, f, a, l);
+  return real::recvfrom(fd, b, n, f, a, l);
 }
 int opPoll(pollfd* p, nfds_t n, int t) { return real::poll(p, n, t); }
 int opGetsockopt(int fd, int lv, int nm, void* v, socklen_t* l) { return g_getsockopt(fd, lv, nm, v, l); }

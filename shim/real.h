@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -68,6 +69,19 @@ extern RealFn<decltype(&::listen)> listen;
 extern RealFn<decltype(&::accept)> accept;
 extern RealFn<decltype(&::accept4)> accept4;
 extern RealFn<int (*)(pollfd*, nfds_t, int)> poll;
+// The data path (datagrams through a UDP association).
+extern RealFn<ssize_t (*)(int, void*, size_t)> read;
+extern RealFn<ssize_t (*)(int, const void*, size_t)> write;
+extern RealFn<ssize_t (*)(int, const iovec*, int)> readv;
+extern RealFn<ssize_t (*)(int, const iovec*, int)> writev;
+extern RealFn<ssize_t (*)(int, void*, size_t, int)> recv;
+extern RealFn<ssize_t (*)(int, const void*, size_t, int)> send;
+extern RealFn<ssize_t (*)(int, void*, size_t, int, sockaddr*, socklen_t*)> recvfrom;
+extern RealFn<ssize_t (*)(int, const void*, size_t, int, const sockaddr*, socklen_t)> sendto;
+extern RealFn<ssize_t (*)(int, msghdr*, int)> recvmsg;
+extern RealFn<ssize_t (*)(int, const msghdr*, int)> sendmsg;
+extern RealFn<int (*)(int, mmsghdr*, unsigned int, int, timespec*)> recvmmsg;
+extern RealFn<int (*)(int, mmsghdr*, unsigned int, int)> sendmmsg;
 extern RealFn<int (*)(pollfd*, nfds_t, const timespec*, const sigset_t*)> ppoll;
 // Resolver calls.
 extern RealFn<decltype(&::getaddrinfo)> getaddrinfo;
