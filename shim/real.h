@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 
 #include "socks/socket_ops.h"
 
@@ -34,18 +35,43 @@ class RealFn {
 
   Fn get() const noexcept {
     Fn fn = fn_.load(std::memory_order_acquire);
-    if (fn == nullptr) {
-      fn = reinterpret_cast<Fn>(resolveRealSymbol(name_));
-      fn_.store(fn, std::memory_order_release);
+    if (fn == nullptr) [[unlikely]] {
+      fn = resolve();
     }
     return fn;
   }
+  // The call: a load and a tail call; resolving (once) is out of line, so
+  // the hooks built on it need no stack frame of their own.
+  // Not noexcept: the libc functions do not throw, and a noexcept wrapper
+  // would cost the tail call (a terminate landing pad around the call).
   template <class... Args>
-  auto operator()(Args... args) const noexcept {
-    return get()(args...);
+  auto operator()(Args... args) const {
+    Fn fn = fn_.load(std::memory_order_acquire);
+    if (fn == nullptr) [[unlikely]] {
+      return resolveAndCall(args...);
+    }
+    return fn(args...);
   }
 
  private:
+  template <class... Args>
+  [[gnu::noinline, gnu::cold]] auto resolveAndCall(Args... args) const {
+    Fn fn = resolve();
+    using R = decltype(fn(args...));
+    if (fn == nullptr) {
+      errno = ENOSYS;  // the shim is broken (logged once): fail like a missing call
+      return static_cast<R>(-1);
+    }
+    return fn(args...);
+  }
+
+  // Out of line, so the hooks' fast paths stay a load and a tail call.
+  [[gnu::noinline, gnu::cold]] Fn resolve() const noexcept {
+    Fn fn = reinterpret_cast<Fn>(resolveRealSymbol(name_));
+    fn_.store(fn, std::memory_order_release);
+    return fn;
+  }
+
   const char* name_;
   mutable std::atomic<Fn> fn_{nullptr};
 };

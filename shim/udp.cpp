@@ -559,12 +559,15 @@ ssize_t orForward(ssize_t rc, Fallback&& fallback) {
 }
 }  // namespace
 
-SOCKSIFY_EXPORT ssize_t sendto(int fd, const void* buf, size_t len, int flags, const sockaddr* addr,
-                               socklen_t addr_len) {
+// Each exported data-path hook is a fast path — one load, then a tail call
+// into libc — and an out-of-line slow path for associations.
+#define SOCKSIFY_COLD [[gnu::noinline, gnu::cold]]
+
+namespace {
+
+SOCKSIFY_COLD ssize_t sendtoSlow(int fd, const void* buf, size_t len, int flags, const sockaddr* addr,
+                                 socklen_t addr_len) {
   auto forward = [&] { return real::sendto(fd, buf, len, flags, addr, addr_len); };
-  if (addr == nullptr && !trackedAs(fd, kUdp)) {
-    return forward();
-  }
   return socksify::guard<ssize_t>(-1, [&] {
     iovec iov{const_cast<void*>(buf), len};
     const ssize_t rc = addr != nullptr ? socksify::sendToDestination(fd, &iov, 1, flags, addr, addr_len)
@@ -573,10 +576,7 @@ SOCKSIFY_EXPORT ssize_t sendto(int fd, const void* buf, size_t len, int flags, c
   });
 }
 
-SOCKSIFY_EXPORT ssize_t send(int fd, const void* buf, size_t len, int flags) {
-  if (!trackedAs(fd, kUdp)) {
-    return real::send(fd, buf, len, flags);
-  }
+SOCKSIFY_COLD ssize_t sendSlow(int fd, const void* buf, size_t len, int flags) {
   return socksify::guard<ssize_t>(-1, [&] {
     iovec iov{const_cast<void*>(buf), len};
     return orForward(socksify::sendConnected(fd, &iov, 1, flags),
@@ -584,10 +584,7 @@ SOCKSIFY_EXPORT ssize_t send(int fd, const void* buf, size_t len, int flags) {
   });
 }
 
-SOCKSIFY_EXPORT ssize_t write(int fd, const void* buf, size_t len) {
-  if (!trackedAs(fd, kUdp)) {
-    return real::write(fd, buf, len);
-  }
+SOCKSIFY_COLD ssize_t writeSlow(int fd, const void* buf, size_t len) {
   return socksify::guard<ssize_t>(-1, [&] {
     iovec iov{const_cast<void*>(buf), len};
     return orForward(socksify::sendConnected(fd, &iov, 1, 0),
@@ -595,20 +592,14 @@ SOCKSIFY_EXPORT ssize_t write(int fd, const void* buf, size_t len) {
   });
 }
 
-SOCKSIFY_EXPORT ssize_t writev(int fd, const iovec* iov, int iovcnt) {
-  if (!trackedAs(fd, kUdp) || iovcnt < 0) {
-    return real::writev(fd, iov, iovcnt);
-  }
+SOCKSIFY_COLD ssize_t writevSlow(int fd, const iovec* iov, int iovcnt) {
   return socksify::guard<ssize_t>(-1, [&] {
     return orForward(socksify::sendConnected(fd, iov, static_cast<std::size_t>(iovcnt), 0),
                      [&] { return real::writev(fd, iov, iovcnt); });
   });
 }
 
-SOCKSIFY_EXPORT ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
-  if (msg == nullptr || (msg->msg_name == nullptr && !trackedAs(fd, kUdp))) {
-    return real::sendmsg(fd, msg, flags);
-  }
+SOCKSIFY_COLD ssize_t sendmsgSlow(int fd, const msghdr* msg, int flags) {
   return socksify::guard<ssize_t>(-1, [&] {
     const ssize_t rc =
         msg->msg_name != nullptr
@@ -619,10 +610,132 @@ SOCKSIFY_EXPORT ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
   });
 }
 
+SOCKSIFY_COLD ssize_t recvfromSlow(int fd, void* buf, size_t len, int flags, sockaddr* addr,
+                                   socklen_t* addr_len) {
+  return socksify::guard<ssize_t>(-1, [&] {
+    iovec iov{buf, len};
+    msghdr msg{};
+    msg.msg_name = addr;
+    msg.msg_namelen = addr_len != nullptr ? *addr_len : 0;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    const ssize_t rc = socksify::receive(fd, &msg, flags);
+    if (rc >= 0 && addr != nullptr && addr_len != nullptr) {
+      *addr_len = msg.msg_namelen;
+    }
+    return orForward(rc, [&] { return real::recvfrom(fd, buf, len, flags, addr, addr_len); });
+  });
+}
+
+SOCKSIFY_COLD ssize_t readvSlow(int fd, const iovec* iov, int iovcnt) {
+  return socksify::guard<ssize_t>(-1, [&] {
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(iov);
+    msg.msg_iovlen = static_cast<std::size_t>(iovcnt);
+    return orForward(socksify::receive(fd, &msg, 0), [&] { return real::readv(fd, iov, iovcnt); });
+  });
+}
+
+SOCKSIFY_COLD ssize_t recvmsgSlow(int fd, msghdr* msg, int flags) {
+  return socksify::guard<ssize_t>(-1, [&] {
+    return orForward(socksify::receive(fd, msg, flags), [&] { return real::recvmsg(fd, msg, flags); });
+  });
+}
+
+SOCKSIFY_COLD int sendmmsgSlow(int fd, mmsghdr* vec, unsigned int vlen, int flags);
+SOCKSIFY_COLD int recvmmsgSlow(int fd, mmsghdr* vec, unsigned int vlen, int flags);
+
+}  // namespace
+
+SOCKSIFY_EXPORT ssize_t sendto(int fd, const void* buf, size_t len, int flags, const sockaddr* addr,
+                               socklen_t addr_len) {
+  if (addr == nullptr && !trackedAs(fd, kUdp)) [[likely]] {
+    return real::sendto(fd, buf, len, flags, addr, addr_len);
+  }
+  return sendtoSlow(fd, buf, len, flags, addr, addr_len);
+}
+
+SOCKSIFY_EXPORT ssize_t send(int fd, const void* buf, size_t len, int flags) {
+  if (!trackedAs(fd, kUdp)) [[likely]] {
+    return real::send(fd, buf, len, flags);
+  }
+  return sendSlow(fd, buf, len, flags);
+}
+
+SOCKSIFY_EXPORT ssize_t write(int fd, const void* buf, size_t len) {
+  if (!trackedAs(fd, kUdp)) [[likely]] {
+    return real::write(fd, buf, len);
+  }
+  return writeSlow(fd, buf, len);
+}
+
+SOCKSIFY_EXPORT ssize_t writev(int fd, const iovec* iov, int iovcnt) {
+  if (!trackedAs(fd, kUdp) || iovcnt < 0) [[likely]] {
+    return real::writev(fd, iov, iovcnt);
+  }
+  return writevSlow(fd, iov, iovcnt);
+}
+
+SOCKSIFY_EXPORT ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
+  if (msg == nullptr || (msg->msg_name == nullptr && !trackedAs(fd, kUdp))) [[likely]] {
+    return real::sendmsg(fd, msg, flags);
+  }
+  return sendmsgSlow(fd, msg, flags);
+}
+
 SOCKSIFY_EXPORT int sendmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags) {
   if (vec == nullptr || vlen == 0) {
     return real::sendmmsg(fd, vec, vlen, flags);
   }
+  return sendmmsgSlow(fd, vec, vlen, flags);
+}
+
+SOCKSIFY_EXPORT ssize_t recvfrom(int fd, void* buf, size_t len, int flags, sockaddr* addr,
+                                 socklen_t* addr_len) {
+  if (!trackedAs(fd, kUdp)) [[likely]] {
+    return real::recvfrom(fd, buf, len, flags, addr, addr_len);
+  }
+  return recvfromSlow(fd, buf, len, flags, addr, addr_len);
+}
+
+SOCKSIFY_EXPORT ssize_t recv(int fd, void* buf, size_t len, int flags) {
+  if (!trackedAs(fd, kUdp)) [[likely]] {
+    return real::recv(fd, buf, len, flags);
+  }
+  return recvfromSlow(fd, buf, len, flags, nullptr, nullptr);
+}
+
+SOCKSIFY_EXPORT ssize_t read(int fd, void* buf, size_t len) {
+  if (!trackedAs(fd, kUdp)) [[likely]] {
+    return real::read(fd, buf, len);
+  }
+  return recvfromSlow(fd, buf, len, 0, nullptr, nullptr);
+}
+
+SOCKSIFY_EXPORT ssize_t readv(int fd, const iovec* iov, int iovcnt) {
+  if (!trackedAs(fd, kUdp) || iovcnt < 0) [[likely]] {
+    return real::readv(fd, iov, iovcnt);
+  }
+  return readvSlow(fd, iov, iovcnt);
+}
+
+SOCKSIFY_EXPORT ssize_t recvmsg(int fd, msghdr* msg, int flags) {
+  if (msg == nullptr || !trackedAs(fd, kUdp)) [[likely]] {
+    return real::recvmsg(fd, msg, flags);
+  }
+  return recvmsgSlow(fd, msg, flags);
+}
+
+SOCKSIFY_EXPORT int recvmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags, timespec* timeout) {
+  if (vec == nullptr || vlen == 0 || !trackedAs(fd, kUdp)) [[likely]] {
+    return real::recvmmsg(fd, vec, vlen, flags, timeout);
+  }
+  return recvmmsgSlow(fd, vec, vlen, flags);
+}
+
+namespace {
+
+int sendmmsgSlow(int fd, mmsghdr* vec, unsigned int vlen, int flags) {
   bool any_addr = false;
   for (unsigned int i = 0; i < vlen && !any_addr; ++i) {
     any_addr = vec[i].msg_hdr.msg_name != nullptr;
@@ -642,69 +755,11 @@ SOCKSIFY_EXPORT int sendmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags)
   return static_cast<int>(sent);
 }
 
-SOCKSIFY_EXPORT ssize_t recvfrom(int fd, void* buf, size_t len, int flags, sockaddr* addr,
-                                 socklen_t* addr_len) {
-  if (!trackedAs(fd, kUdp)) {
-    return real::recvfrom(fd, buf, len, flags, addr, addr_len);
-  }
-  return socksify::guard<ssize_t>(-1, [&] {
-    iovec iov{buf, len};
-    msghdr msg{};
-    msg.msg_name = addr;
-    msg.msg_namelen = addr_len != nullptr ? *addr_len : 0;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    const ssize_t rc = socksify::receive(fd, &msg, flags);
-    if (rc >= 0 && addr != nullptr && addr_len != nullptr) {
-      *addr_len = msg.msg_namelen;
-    }
-    return orForward(rc, [&] { return real::recvfrom(fd, buf, len, flags, addr, addr_len); });
-  });
-}
-
-SOCKSIFY_EXPORT ssize_t recv(int fd, void* buf, size_t len, int flags) {
-  if (!trackedAs(fd, kUdp)) {
-    return real::recv(fd, buf, len, flags);
-  }
-  return recvfrom(fd, buf, len, flags, nullptr, nullptr);
-}
-
-SOCKSIFY_EXPORT ssize_t read(int fd, void* buf, size_t len) {
-  if (!trackedAs(fd, kUdp)) {
-    return real::read(fd, buf, len);
-  }
-  return recvfrom(fd, buf, len, 0, nullptr, nullptr);
-}
-
-SOCKSIFY_EXPORT ssize_t readv(int fd, const iovec* iov, int iovcnt) {
-  if (!trackedAs(fd, kUdp) || iovcnt < 0) {
-    return real::readv(fd, iov, iovcnt);
-  }
-  return socksify::guard<ssize_t>(-1, [&] {
-    msghdr msg{};
-    msg.msg_iov = const_cast<iovec*>(iov);
-    msg.msg_iovlen = static_cast<std::size_t>(iovcnt);
-    return orForward(socksify::receive(fd, &msg, 0), [&] { return real::readv(fd, iov, iovcnt); });
-  });
-}
-
-SOCKSIFY_EXPORT ssize_t recvmsg(int fd, msghdr* msg, int flags) {
-  if (msg == nullptr || !trackedAs(fd, kUdp)) {
-    return real::recvmsg(fd, msg, flags);
-  }
-  return socksify::guard<ssize_t>(-1, [&] {
-    return orForward(socksify::receive(fd, msg, flags), [&] { return real::recvmsg(fd, msg, flags); });
-  });
-}
-
-SOCKSIFY_EXPORT int recvmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags, timespec* timeout) {
-  if (vec == nullptr || vlen == 0 || !trackedAs(fd, kUdp)) {
-    return real::recvmmsg(fd, vec, vlen, flags, timeout);
-  }
-  // One at a time: the first as asked, the rest only if already there.
+// One at a time: the first as asked, the rest only if already there.
+int recvmmsgSlow(int fd, mmsghdr* vec, unsigned int vlen, int flags) {
   unsigned int got = 0;
   for (; got < vlen; ++got) {
-    const int f = got == 0 ? (flags & ~MSG_WAITFORONE) : (flags | MSG_DONTWAIT);
+    const int f = got == 0 ? flags : (flags | MSG_DONTWAIT);
     const ssize_t n = recvmsg(fd, &vec[got].msg_hdr, f & ~MSG_WAITFORONE);
     if (n < 0) {
       if (got > 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -719,3 +774,5 @@ SOCKSIFY_EXPORT int recvmmsg(int fd, mmsghdr* vec, unsigned int vlen, int flags,
   }
   return static_cast<int>(got);
 }
+
+}  // namespace
