@@ -61,6 +61,23 @@ void BM_GetpeernameUntracked(benchmark::State& state) {
 }
 BENCHMARK(BM_GetpeernameUntracked);
 
+// write+read on an untracked socketpair: the data-path hooks' fast path.
+void BM_WriteReadUntracked(benchmark::State& state) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+    state.SkipWithError("socketpair");
+    return;
+  }
+  char buf[64] = {};
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(write(sv[0], buf, sizeof buf));
+    benchmark::DoNotOptimize(read(sv[1], buf, sizeof buf));
+  }
+  close(sv[0]);
+  close(sv[1]);
+}
+BENCHMARK(BM_WriteReadUntracked);
+
 // A loopback TCP connect the shim leaves direct (socket + connect + close).
 void BM_ConnectLoopbackDirect(benchmark::State& state) {
   const int l = socket(AF_INET, SOCK_STREAM, 0);
