@@ -132,6 +132,10 @@ Connection::Connection(Worker& worker, std::uint64_t id, int client_fd, const Ad
 
 Connection::~Connection() {
   // close() normally did this; a worker shutting down destroys us directly.
+  if (association_ && phase_ != Phase::kClosed) {
+    association_->shutdown();
+    logAssociation("server shutting down");
+  }
   if (client_.fd >= 0) {
     closeSide(client_);
   }
@@ -204,6 +208,9 @@ void Connection::onClientEvents(std::uint32_t events) {
         close("write error");
       }
       break;
+    case Phase::kAssociated:
+      readControl();
+      break;
     case Phase::kRelaying:
       relay();
       break;
@@ -272,6 +279,15 @@ void Connection::onTimer() {
         attemptFailed(ETIMEDOUT);  // this address took its share; try the next
       }
       break;
+    case Phase::kAssociated: {
+      const auto idle = worker_.config().udp_idle_timeout;
+      if (idle.count() > 0 && now - association_->lastActivity() >= idle) {
+        close("idle timeout");
+      } else {
+        armUdpIdleTimer();
+      }
+      break;
+    }
     case Phase::kRelaying: {
       const auto idle = worker_.config().idle_timeout;
       if (idle.count() > 0 && now - last_activity_ >= idle) {
@@ -372,6 +388,12 @@ bool Connection::flushToClient() {
 void Connection::onRequest() {
   const socks::ServerRequest& req = session_.request();
   const Config& config = worker_.config();
+  if (req.cmd == socks::Command::kUdpAssociate) {
+    // DST is the client's own address, not a destination: nothing to
+    // resolve, and --deny-dest does not apply to it.
+    startAssociation();
+    return;
+  }
   // Covers name resolution and every connect attempt (SOCKS4: "two minutes");
   // for BIND, the resolution only (the wait has --bind-timeout).
   connect_deadline_ = worker_.loop().now() + config.connect_timeout;
@@ -680,6 +702,113 @@ void Connection::onPeerAcceptable() {
   startRelay(*peer, detail);
 }
 
+// ---- UDP ASSOCIATE -------------------------------------------------------------------------
+
+void Connection::startAssociation() {
+  // RFC 1928 §4: DST.ADDR/DST.PORT say where the client will send from.
+  auto filter = socks::UdpClientFilter::make(client_addr_, session_.request().dst);
+  if (!filter.ok()) {
+    refuse(static_cast<v5::Reply>(filter.status().reply()), filter.status().reason());
+    return;
+  }
+  // The relay listens where the client reached us: an address it can reach
+  // (never the wildcard), of the family it speaks.
+  sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  std::optional<Address> local;
+  if (::getsockname(client_.fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0 ||
+      !(local = Address::fromSockaddr(reinterpret_cast<const sockaddr*>(&ss), len)) || local->isUnspecified()) {
+    const int err = errno;
+    refuse(socks::replyForErrno(err), "cannot tell the control connection's local address");
+    return;
+  }
+  association_ = std::make_unique<UdpAssociation>(worker_, id_, client_name_, *filter);
+  if (const int err = association_->open(*local); err != 0) {
+    char l[64];
+    local->format(l, sizeof(l));
+    char why[160];
+    std::snprintf(why, sizeof(why), "cannot open a UDP relay on %s: %s", l, strerror(err));
+    association_.reset();  // not registered anywhere: safe to destroy now
+    refuse(socks::replyForErrno(err), why);
+    return;
+  }
+  phase_ = Phase::kAssociated;
+  // RFC 1928 §6: BND.ADDR/BND.PORT of the reply are the relay's.
+  session_.grant(association_->relayAddress());
+  queueSessionOutput();
+  // Bytes the client pipelined after its request have no meaning here.
+  up_.consume(up_.readable().size());
+  if (socks::log::enabled(socks::log::Level::kDebug)) {
+    char r[64];
+    association_->relayAddress().format(r, sizeof(r));
+    SOCKS_LOG(kDebug, "%s: UDP ASSOCIATE: relay on %s", client_name_, r);
+  }
+  armUdpIdleTimer();
+  // Sends the reply; and a FIN that came with the request has had its
+  // (edge-triggered) event already: look for it now.
+  readControl();
+}
+
+void Connection::readControl() {
+  if (!flushToClient()) {
+    close("control connection write error");
+    return;
+  }
+  // RFC 1928 defines nothing the client sends after UDP ASSOCIATE: dropped.
+  std::uint8_t sink[512];
+  for (std::size_t budget = kPumpBudget; client_.readable;) {
+    if (budget == 0) {
+      if (!resume_scheduled_) {
+        resume_scheduled_ = true;
+        worker_.scheduleResume(id_);
+      }
+      return;
+    }
+    const ssize_t n = ::recv(client_.fd, sink, sizeof(sink), 0);
+    if (n > 0) {
+      budget -= std::min(budget, static_cast<std::size_t>(n));
+    } else if (n == 0) {
+      // RFC 1928 §7: the association ends with its TCP connection.
+      close("client closed the control connection");
+      return;
+    } else if (wouldBlock(errno)) {
+      client_.readable = false;
+    } else if (errno != EINTR) {
+      SOCKS_LOG(kDebug, "%s: control connection: %s", client_name_, strerror(errno));
+      close("control connection error");
+      return;
+    }
+  }
+}
+
+void Connection::armUdpIdleTimer() {
+  const auto idle = worker_.config().udp_idle_timeout;
+  if (idle.count() > 0) {
+    // Lazy, as armIdleTimer: re-armed when it fires early.
+    timer_.armAt(association_->lastActivity() + idle);
+  } else {
+    timer_.disarm();
+  }
+}
+
+void Connection::logAssociation(const char* why) {
+  if (!socks::log::enabled(socks::log::Level::kInfo)) {
+    return;
+  }
+  const UdpAssociation::Counters& c = association_->counters();
+  char r[64];
+  association_->relayAddress().format(r, sizeof(r));
+  char detail[400];
+  std::snprintf(detail, sizeof(detail),
+                "relay %s, %s; datagrams from the client %llu (%llu relayed, %llu dropped), "
+                "to the client %llu (of %llu received, %llu dropped), from strangers %llu (dropped)",
+                r, why, static_cast<unsigned long long>(c.from_client),
+                static_cast<unsigned long long>(c.to_outside), static_cast<unsigned long long>(c.up_dropped),
+                static_cast<unsigned long long>(c.to_client), static_cast<unsigned long long>(c.from_outside),
+                static_cast<unsigned long long>(c.down_dropped), static_cast<unsigned long long>(c.foreign));
+  logRequest("ended", detail);
+}
+
 void Connection::refuse(v5::Reply reply, const char* why) {
   session_.refuse(reply);
   queueSessionOutput();
@@ -740,6 +869,11 @@ void Connection::resume() {
     relay();
   } else if (phase_ == Phase::kDraining) {
     drain();
+  } else if (phase_ == Phase::kAssociated) {
+    readControl();
+    if (phase_ == Phase::kAssociated) {
+      association_->resume();
+    }
   }
 }
 
@@ -851,6 +985,10 @@ void Connection::closeListener() {
 void Connection::close(const char* why) {
   if (phase_ == Phase::kClosed) {
     return;
+  }
+  if (association_) {
+    association_->shutdown();
+    logAssociation(why);
   }
   phase_ = Phase::kClosed;
   timer_.disarm();

@@ -10,6 +10,13 @@
 // peer as for CONNECT. The listener closes as soon as one connection came, on
 // --bind-timeout, or when the client goes away.
 //
+// UDP ASSOCIATE (RFC 1928 §4, §7; SOCKS5 only): the connection becomes the
+// association's control connection. A UdpAssociation (udp_association.h)
+// relays the datagrams; the reply carries its relay address. From then on
+// the client's bytes are read and dropped, and the association ends when the
+// client closes the connection (or it fails), after --udp-idle-timeout
+// without a datagram either way, or at shutdown.
+//
 // Both sockets are non-blocking and registered edge-triggered; each side
 // caches whether it is readable/writable until a call returns EAGAIN, so no
 // readiness is ever lost and no epoll_ctl is needed while relaying.
@@ -29,6 +36,7 @@
 #include "socks/address.h"
 #include "socks/codec.h"
 #include "socks/server.h"
+#include "udp_association.h"
 
 namespace socksd {
 
@@ -80,6 +88,7 @@ class Connection : public Disposable {
     kResolving,
     kConnecting,
     kAwaitingPeer,  // BIND: listening, first reply sent
+    kAssociated,    // UDP ASSOCIATE: reply sent, association_ relays datagrams
     kRelaying,
     kDraining,
     kClosed,
@@ -131,6 +140,13 @@ class Connection : public Disposable {
   void onPeerAcceptable();
   // One of candidates_ (the request's DST), ports aside.
   bool isDestination(const socks::Address& peer) const;
+  void startAssociation();
+  // The control connection of an association: reads and drops what the
+  // client sends, and notices when it closes.
+  void readControl();
+  void armUdpIdleTimer();
+  // The -v line of an association that ends.
+  void logAssociation(const char* why);
   // Sends the reply that ends the handshake with BND = bound and relays.
   void startRelay(const socks::Address& bound, const char* detail);
   void refuse(socks::v5::Reply reply, const char* why);
@@ -160,6 +176,9 @@ class Connection : public Disposable {
   RelayBuffer up_;    // client -> destination (first: the handshake's input)
   RelayBuffer down_;  // destination -> client (first: the handshake's replies)
   EventLoop::Timer timer_;
+  // UDP ASSOCIATE; shut down by close(), destroyed with the connection (after
+  // the loop's round, so this round's events for its sockets stay harmless).
+  std::unique_ptr<UdpAssociation> association_;
 
   std::uint64_t resolve_id_ = 0;
   std::vector<socks::Address> candidates_;

@@ -28,7 +28,10 @@ using socksd::Config;
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
-// Descriptors besides two per client: listeners, epoll, signalfd, c-ares, stdio.
+// Descriptors per client: the client and its destination (CONNECT, BIND), or
+// for UDP ASSOCIATE the client, the relay and two outgoing sockets (IPv4, IPv6).
+constexpr rlim_t kDescriptorsPerClient = 4;
+// Descriptors besides the clients': listeners, epoll, signalfd, c-ares, stdio.
 constexpr rlim_t kSpareDescriptors = 64;
 
 int familyOf(const Address& a) { return a.type == Address::Type::kIPv6 ? AF_INET6 : AF_INET; }
@@ -84,13 +87,13 @@ bool checkExternal(const Address& addr, std::string& error) {
   return ok;
 }
 
-// Two descriptors per client: raise the soft limit as far as needed (and allowed).
+// Up to four descriptors per client: raise the soft limit as far as needed (and allowed).
 void raiseDescriptorLimit(std::size_t max_clients) {
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
     return;
   }
-  const rlim_t need = static_cast<rlim_t>(max_clients) * 2 + kSpareDescriptors;
+  const rlim_t need = static_cast<rlim_t>(max_clients) * kDescriptorsPerClient + kSpareDescriptors;
   if (lim.rlim_cur >= need) {
     return;
   }

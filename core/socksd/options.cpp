@@ -20,27 +20,34 @@ constexpr double kMaxTimeoutSeconds = 30.0 * 24 * 3600;
 
 constexpr char kUsage[] =
     "Usage: socksd [OPTION]...\n"
-    "A SOCKS4, SOCKS4a and SOCKS5 (RFC 1928, RFC 1929) server: CONNECT and BIND.\n"
+    "A SOCKS4, SOCKS4a and SOCKS5 (RFC 1928, RFC 1929) server: CONNECT, BIND and\n"
+    "(SOCKS5) UDP ASSOCIATE.\n"
     "\n"
     "  --listen ADDR:PORT       listen here (repeatable; IPv6 as [::1]:1080; port 0\n"
     "                           picks a free port); default 127.0.0.1:1080. Prints\n"
     "                           'socksd: listening on ADDR:PORT' on stdout per listener\n"
-    "  --external ADDR          source address of outgoing connections and the\n"
-    "                           address BIND listens on (one per family; used for\n"
-    "                           destinations of its family)\n"
+    "  --external ADDR          source address of outgoing connections and UDP\n"
+    "                           datagrams, and the address BIND listens on (one\n"
+    "                           per family; used for destinations of its family)\n"
     "  --users FILE             require RFC 1929 username/password; FILE has lines\n"
     "                           'user:password', '#' comments. SOCKS4 is then refused\n"
     "  --hosts FILE             hosts-format file (ADDR NAME...) consulted before DNS\n"
     "  --connect-timeout SEC    time to resolve and connect to a destination (120)\n"
     "  --handshake-timeout SEC  time for a client to finish its request (30)\n"
-    "  --idle-timeout SEC       close relays idle this long; 0 = never (0)\n"
+    "  --idle-timeout SEC       close TCP relays idle this long; 0 = never (0)\n"
     "  --bind-timeout SEC       time BIND waits for the incoming connection (120)\n"
     "  --no-bind                refuse BIND (SOCKS5 0x07, SOCKS4 91)\n"
+    "  --udp-idle-timeout SEC   end a UDP association (and its control connection)\n"
+    "                           after this long without a datagram either way;\n"
+    "                           0 = never (120)\n"
+    "  --no-udp                 refuse UDP ASSOCIATE (SOCKS5 0x07)\n"
     "  --allow CIDR             accept clients from this network only (repeatable;\n"
     "                           default: all)\n"
-    "  --deny-dest CIDR         refuse destinations in this network (repeatable)\n"
+    "  --deny-dest CIDR         refuse destinations in this network (repeatable;\n"
+    "                           UDP: datagrams to or from it are dropped)\n"
     "  --max-clients N          concurrent clients; more wait in the backlog (1024)\n"
-    "  -v, --verbose            one line per connection (-vv: debug)\n"
+    "  -v, --verbose            one line per connection or UDP association\n"
+    "                           (-vv: debug)\n"
     "  -q, --quiet              errors only\n"
     "  -h, --help               this text\n"
     "      --version            version\n"
@@ -186,7 +193,7 @@ CommandLine parseCommandLine(int argc, char** argv, Config& config, std::string&
       return CommandLine::kExitOk;
     }
     const bool is_flag = arg == "-v" || arg == "--verbose" || arg == "-vv" || arg == "-q" || arg == "--quiet" ||
-                         arg == "--no-bind";
+                         arg == "--no-bind" || arg == "--no-udp";
     if (is_flag && has_inline_value) {
       error = std::string(arg) + " takes no value";
       return CommandLine::kUsageError;
@@ -199,6 +206,8 @@ CommandLine parseCommandLine(int argc, char** argv, Config& config, std::string&
       quiet = true;
     } else if (arg == "--no-bind") {
       config.allow_bind = false;
+    } else if (arg == "--no-udp") {
+      config.allow_udp = false;
     } else if (arg == "--listen") {
       if (!need(v)) {
         return CommandLine::kUsageError;
@@ -233,7 +242,7 @@ CommandLine parseCommandLine(int argc, char** argv, Config& config, std::string&
       }
       config.hosts_file = std::string(v);
     } else if (arg == "--connect-timeout" || arg == "--handshake-timeout" || arg == "--idle-timeout" ||
-               arg == "--bind-timeout") {
+               arg == "--bind-timeout" || arg == "--udp-idle-timeout") {
       if (!need(v)) {
         return CommandLine::kUsageError;
       }
@@ -243,6 +252,8 @@ CommandLine parseCommandLine(int argc, char** argv, Config& config, std::string&
       }
       if (arg == "--idle-timeout") {
         config.idle_timeout = t;
+      } else if (arg == "--udp-idle-timeout") {
+        config.udp_idle_timeout = t;
       } else if (t.count() == 0) {
         return bad(v, "must be more than 0");
       } else if (arg == "--connect-timeout") {

@@ -27,6 +27,11 @@ struct Config {
   // two minutes); --no-bind refuses BIND altogether.
   std::chrono::milliseconds bind_timeout{120 * 1000};
   bool allow_bind = true;
+  // UDP ASSOCIATE: an association without a datagram either way for this
+  // long ends, with its control connection (0: never); --no-udp refuses the
+  // command altogether.
+  std::chrono::milliseconds udp_idle_timeout{120 * 1000};
+  bool allow_udp = true;
   std::vector<socks::AddressRange> allow;      // empty: every client
   std::vector<socks::AddressRange> deny_dest;  // destinations refused
   socks::log::Level log_level = socks::log::Level::kWarn;

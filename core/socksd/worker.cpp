@@ -23,9 +23,13 @@ constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 }  // namespace
 
 Worker::Worker(const Config& config, const socks::UserTable* users, const socks::HostTable* hosts)
-    : config_(config), resolver_(loop_, hosts), accept_backoff_(loop_, [this] { updateAccepting(); }) {
+    : config_(config),
+      resolver_(loop_, hosts),
+      accept_backoff_(loop_, [this] { updateAccepting(); }),
+      datagram_buffer_(std::make_unique<std::uint8_t[]>(kDatagramBufferSize)) {
   session_options_.authenticator = users;
   session_options_.allow_bind = config.allow_bind;
+  session_options_.allow_udp_associate = config.allow_udp;
 }
 
 Worker::~Worker() {

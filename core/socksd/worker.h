@@ -4,6 +4,7 @@
 // nothing mutable with anything else.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -45,6 +46,10 @@ class Worker {
   void release(Connection& connection);
   // Calls connection.resume() in this round's deferred work, if it still lives.
   void scheduleResume(std::uint64_t id);
+  // Scratch space for one UDP datagram of any size (64 KiB, plus room for a
+  // SOCKS5 UDP header in front), shared by every association of this worker:
+  // valid until the caller returns to the loop.
+  socks::MutableBytes datagramBuffer() { return {datagram_buffer_.get(), kDatagramBufferSize}; }
 
  private:
   struct Watched : EventLoop::Handler {
@@ -70,6 +75,8 @@ class Worker {
   bool accepting_ = false;        // listeners registered with the loop
   bool stopping_ = false;
   EventLoop::Timer accept_backoff_;  // armed after EMFILE and alike
+  static constexpr std::size_t kDatagramBufferSize = 64 * 1024 + 64;
+  std::unique_ptr<std::uint8_t[]> datagram_buffer_;
 };
 
 }  // namespace socksd

@@ -28,10 +28,13 @@
 //
 // The end of this header holds the server's policy inputs: AddressRange
 // (client and destination rules), UserTable (an Authenticator over a users
-// file) and HostTable (names resolved before DNS).
+// file) and HostTable (names resolved before DNS), then the pure parts of a
+// UDP ASSOCIATE relay (RFC 1928 §7): UdpClientFilter (which datagrams are
+// the client's), checkClientDatagram() and UdpNameCache (destination names).
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -123,7 +126,8 @@ class ServerSession {
 
   // Success. In kAwaitingDecision this queues the reply with BND = bound (for
   // CONNECT the local address of the outgoing connection, RFC 1928 §6; for
-  // BIND where the server listens; for UDP ASSOCIATE the relay's address) and
+  // BIND where the server listens; for UDP ASSOCIATE the relay's address and
+  // port, where the client sends its datagrams, RFC 1928 §6) and
   // moves to kEstablished, or for BIND to kAwaitingSecond. In kAwaitingSecond
   // (BIND) it queues the second reply with the connecting host's address and
   // moves to kEstablished. A SOCKS4 reply can only carry IPv4: another type is
@@ -233,6 +237,121 @@ class HostTable {
 
  private:
   std::unordered_map<std::string, std::vector<Address>> names_;
+};
+
+// ---- UDP ASSOCIATE relay (RFC 1928 §4, §7) -----------------------------------
+//
+// Pure parts of a server's UDP relay, so they can be tested without sockets.
+// Addresses given to them come from Address::fromSockaddr (IPv4-mapped IPv6
+// already turned into IPv4).
+
+// Which datagrams arriving at a relay are the client's. RFC 1928 §4: the
+// request's DST.ADDR/DST.PORT are where the client expects to send from
+// (zeros if it does not know); §7: the relay accepts datagrams only from
+// there. socksd's rule:
+//   - the source IP must be the control connection's peer IP, always;
+//   - DST.ADDR, when a non-zero IP, must be that same IP (else make() fails:
+//     no datagram could ever pass); a zero IP (0.0.0.0, ::) means "the
+//     control connection's IP"; a domain name is not resolved and counts as
+//     a zero IP (only its port is used);
+//   - DST.PORT, when non-zero, is the only source port accepted; when zero,
+//     the first datagram that the relay accepts (fixPort()) fixes the port,
+//     and datagrams from any other port of that IP are dropped from then on.
+//     Fixing the port keeps another program on the client's host (or behind
+//     the same NAT address) from injecting datagrams into the association,
+//     and gives the replies one unambiguous destination.
+class UdpClientFilter {
+ public:
+  // control_peer: the TCP control connection's peer (its port is ignored);
+  // requested: the request's DST. Fails with a kRejected Status carrying
+  // SOCKS5 reply 0x02 (not allowed) when requested names another IP.
+  static Result<UdpClientFilter> make(const Address& control_peer, const Address& requested);
+
+  // True when a datagram from `from` (IPv4 or IPv6 with port) may be the
+  // client's: same IP, and the fixed port if there is one.
+  bool admits(const Address& from) const;
+  // Fixes the client's port (the source port of its first accepted
+  // datagram); no effect once the port is known or for port 0.
+  void fixPort(std::uint16_t port);
+  bool portKnown() const { return client_.port != 0; }
+  // The client's UDP address: the control connection's IP and the port
+  // (0 until known). Replies go here.
+  const Address& client() const { return client_; }
+
+ private:
+  explicit UdpClientFilter(const Address& client) : client_(client) {}
+  Address client_;
+};
+
+// A datagram from the client (RFC 1928 §7): parses its header into `header`
+// and returns nullptr when it is to be relayed (the payload starts at
+// header.header_len, possibly empty), else why it must be dropped: a
+// malformed header, or FRAG != 0 (this relay does not reassemble, and
+// "an implementation that does not support fragmentation MUST drop any
+// datagram whose FRAG field is other than X'00'").
+const char* checkClientDatagram(Bytes datagram, UdpHeader& header);
+
+// Destination names of one UDP association: resolved addresses kept for a
+// while (a DNS client sends many datagrams to one name), one resolution per
+// name at a time, and the datagrams that wait for it in a bounded queue.
+// The owner does the resolving; the cache only remembers. Names are compared
+// without regard to ASCII case or one trailing dot. Not thread-safe.
+class UdpNameCache {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Limits {
+    Clock::duration ttl = std::chrono::seconds(60);           // a resolved name
+    Clock::duration negative_ttl = std::chrono::seconds(5);  // a name that failed
+    std::size_t max_names = 256;                   // cached names (oldest go first)
+    std::size_t max_queued = 64;                   // datagrams waiting, all names
+    std::size_t max_queued_bytes = 256 * 1024;     // their payload bytes
+  };
+
+  // A datagram waiting for its name.
+  struct Waiting {
+    std::uint16_t port = 0;
+    std::vector<std::uint8_t> payload;
+  };
+
+  enum class Queued : std::uint8_t {
+    kStartResolving,  // queued; the first for this name: resolve it now
+    kWaiting,         // queued behind a resolution already running
+    kFull,            // not queued (the queue is full): drop the datagram
+  };
+
+  UdpNameCache() = default;
+  explicit UdpNameCache(const Limits& limits) : limits_(limits) {}
+
+  // The addresses of name if a fresh entry exists at `now` (an empty vector:
+  // the name failed recently, drop); null when the name must be resolved.
+  const std::vector<Address>* find(std::string_view name, Clock::time_point now) const;
+  // Queues a datagram for name (which has no fresh entry).
+  Queued enqueue(std::string_view name, std::uint16_t port, Bytes payload);
+  // The resolution of name ended (addresses empty: it failed): remembers the
+  // outcome and returns the datagrams that waited for it, in arrival order.
+  std::vector<Waiting> complete(std::string_view name, std::vector<Address> addresses,
+                                Clock::time_point now);
+  // True while a resolution of name is running (enqueue said kStartResolving
+  // and complete() has not been called yet).
+  bool resolving(std::string_view name) const;
+
+  std::size_t queued() const { return queued_; }
+  std::size_t queuedBytes() const { return queued_bytes_; }
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    std::vector<Address> addresses;
+    Clock::time_point expires{};
+  };
+  static std::string key(std::string_view name);
+
+  Limits limits_;
+  std::unordered_map<std::string, Entry> entries_;
+  std::unordered_map<std::string, std::vector<Waiting>> waiting_;
+  std::size_t queued_ = 0;
+  std::size_t queued_bytes_ = 0;
 };
 
 }  // namespace socks

@@ -447,6 +447,146 @@ TEST(ServerSession5, DecisionCallsOutsideTheirStateAreIgnored) {
   EXPECT_TRUE(s.pendingOutput().empty());
 }
 
+// ---- UDP ASSOCIATE (RFC 1928 §4, §6, §7) ---------------------------------------------
+
+ServerOptions udpOptions() {
+  ServerOptions options;
+  options.allow_udp_associate = true;
+  return options;
+}
+
+// The relay's address in a reply: never the wildcard (the client sends there).
+const Address kRelay4 = Address::ipv4(0x7f000001u, 0xc350);  // 127.0.0.1:50000
+const Vec kRelayReply4 = {5, 0, 0, 1, 127, 0, 0, 1, 0xc3, 0x50};
+
+TEST(ServerSession5Udp, ZeroDstEveryWay) {
+  // DST 0.0.0.0:0: the client does not know where it will send from.
+  const Vec req = {5, 3, 0, 1, 0, 0, 0, 0, 0, 0};
+  const Vec input = concat({kGreetNoAuth, req});
+  everyWay(udpOptions(), input, [&](ServerSession& s, const Outcome& o) {
+    EXPECT_EQ(o.consumed, input.size());
+    EXPECT_EQ(o.output, (Vec{5, 0}));
+    ASSERT_EQ(o.state, ServerSession::State::kAwaitingDecision);
+    EXPECT_EQ(s.request().version, 5);
+    EXPECT_EQ(s.request().cmd, Command::kUdpAssociate);
+    EXPECT_EQ(s.request().dst.type, Address::Type::kIPv4);
+    EXPECT_TRUE(s.request().dst.isUnspecified());
+    EXPECT_EQ(s.request().dst.port, 0);
+    s.grant(kRelay4);
+    EXPECT_EQ(drain(s), kRelayReply4);
+    EXPECT_EQ(s.state(), ServerSession::State::kEstablished);
+  });
+}
+
+TEST(ServerSession5Udp, NonZeroDstEveryWay) {
+  // DST 192.0.2.7:5353: the address and port the client will send from.
+  const Vec req = {5, 3, 0, 1, 192, 0, 2, 7, 0x14, 0xe9};
+  const Vec input = concat({kGreetNoAuth, req});
+  everyWay(udpOptions(), input, [&](ServerSession& s, const Outcome& o) {
+    EXPECT_EQ(o.consumed, input.size());
+    ASSERT_EQ(o.state, ServerSession::State::kAwaitingDecision);
+    EXPECT_EQ(s.request().dst, Address::ipv4(0xc0000207u, 5353));
+    s.grant(kRelay4);
+    EXPECT_EQ(drain(s), kRelayReply4);
+  });
+}
+
+TEST(ServerSession5Udp, ZeroAddressWithPortAndIPv6AndDomainDst) {
+  {
+    ServerSession s(udpOptions());
+    run(s, concat({kGreetNoAuth, {5, 3, 0, 1, 0, 0, 0, 0, 0x30, 0x39}}), Split::kWhole);
+    ASSERT_EQ(s.state(), ServerSession::State::kAwaitingDecision);
+    EXPECT_TRUE(s.request().dst.isUnspecified());
+    EXPECT_EQ(s.request().dst.port, 12345);
+  }
+  {
+    ServerSession s(udpOptions());
+    const Vec req = {5, 3, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x04, 0xd2};
+    run(s, concat({kGreetNoAuth, req}), Split::kWhole);
+    ASSERT_EQ(s.state(), ServerSession::State::kAwaitingDecision);
+    EXPECT_EQ(s.request().dst.type, Address::Type::kIPv6);
+    EXPECT_TRUE(s.request().dst.isLoopback());
+    EXPECT_EQ(s.request().dst.port, 1234);
+    // An IPv6 relay address (::1 port 50000) in the reply.
+    const std::uint8_t loop6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    s.grant(Address::ipv6(loop6, 50000));
+    EXPECT_EQ(drain(s), (Vec{5, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xc3, 0x50}));
+    EXPECT_EQ(s.state(), ServerSession::State::kEstablished);
+  }
+  {
+    ServerSession s(udpOptions());
+    run(s, concat({kGreetNoAuth, {5, 3, 0, 3, 4}, text("host"), {0, 53}}), Split::kWhole);
+    ASSERT_EQ(s.state(), ServerSession::State::kAwaitingDecision);
+    EXPECT_EQ(s.request().dst.domainView(), "host");
+    EXPECT_EQ(s.request().dst.port, 53);
+  }
+}
+
+TEST(ServerSession5Udp, WithUserPassEveryWay) {
+  ServerOptions options = udpOptions();
+  FixedUsers users;
+  options.authenticator = &users;
+  const Vec input = concat({{5, 1, 2}, kAuthBob, {5, 3, 0, 1, 0, 0, 0, 0, 0, 0}});
+  everyWay(options, input, [&](ServerSession& s, const Outcome& o) {
+    EXPECT_EQ(o.consumed, input.size());
+    EXPECT_EQ(o.output, (Vec{5, 2, 1, 0}));
+    ASSERT_EQ(o.state, ServerSession::State::kAwaitingDecision);
+    EXPECT_EQ(s.request().cmd, Command::kUdpAssociate);
+    EXPECT_EQ(s.request().user, "bob");
+  });
+}
+
+TEST(ServerSession5Udp, BytesAfterTheRequestAreNotConsumed) {
+  const Vec handshake = concat({kGreetNoAuth, {5, 3, 0, 1, 0, 0, 0, 0, 0, 0}});
+  const Vec input = concat({handshake, text("junk")});
+  everyWay(udpOptions(), input, [&](ServerSession&, const Outcome& o) {
+    EXPECT_EQ(o.consumed, handshake.size());
+    EXPECT_EQ(o.state, ServerSession::State::kAwaitingDecision);
+  });
+}
+
+TEST(ServerSession5Udp, RefusalsCarryTheCode) {
+  // The request's address is not the client's (0x02); no relay socket (0x01).
+  for (const v5::Reply reply : {v5::Reply::kNotAllowed, v5::Reply::kGeneralFailure}) {
+    ServerSession s(udpOptions());
+    run(s, concat({kGreetNoAuth, {5, 3, 0, 1, 10, 0, 0, 9, 0, 0}}), Split::kWhole);
+    s.refuse(reply);
+    EXPECT_EQ(drain(s), (Vec{5, static_cast<std::uint8_t>(reply), 0, 1, 0, 0, 0, 0, 0, 0}));
+    EXPECT_EQ(s.state(), ServerSession::State::kFailed);
+    EXPECT_EQ(s.status().code(), Errc::kRejected);
+    EXPECT_EQ(s.status().reply(), static_cast<std::uint8_t>(reply));
+  }
+}
+
+TEST(ServerSession5Udp, NotEnabledIs0x07WithoutAskingTheOwner) {
+  ServerOptions options;
+  options.allow_bind = true;  // irrelevant to UDP ASSOCIATE
+  ServerSession s(options);
+  const Outcome o = run(s, concat({kGreetNoAuth, {5, 3, 0, 1, 0, 0, 0, 0, 0, 0}}), Split::kWhole);
+  EXPECT_EQ(o.output, (Vec{5, 0, 5, 7, 0, 1, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(o.state, ServerSession::State::kFailed);
+  EXPECT_EQ(s.status().code(), Errc::kUnsupported);
+}
+
+TEST(ServerSession5Udp, Socks4HasNoUdpAssociate) {
+  // SOCKS4 knows commands 1 and 2 only: CD 3 is an unknown command, 91.
+  ServerSession s(udpOptions());
+  const Outcome o = run(s, {4, 3, 0, 53, 127, 0, 0, 1, 0}, Split::kWhole);
+  EXPECT_EQ(o.output, (Vec{0, 91, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(o.state, ServerSession::State::kFailed);
+}
+
+TEST(ServerSession5Udp, GrantIsOneReplyNotTwo) {
+  ServerSession s(udpOptions());
+  run(s, concat({kGreetNoAuth, {5, 3, 0, 1, 0, 0, 0, 0, 0, 0}}), Split::kWhole);
+  s.grant(kRelay4);
+  EXPECT_EQ(s.state(), ServerSession::State::kEstablished);
+  s.grant(kRelay4);  // ignored: UDP ASSOCIATE has no second reply
+  s.refuse(v5::Reply::kGeneralFailure);
+  EXPECT_EQ(drain(s), kRelayReply4);
+  EXPECT_EQ(s.state(), ServerSession::State::kEstablished);
+}
+
 // ---- BIND: two replies (SOCKS4 document; RFC 1928 §4, §6) ---------------------------
 
 ServerOptions bindOptions() {
