@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential cmake pkg-config libc-ares-dev libgtest-dev libgmock-dev libbenchmark-dev
   # programs the integration tests run through the shim
-  curl wget python3 python3-pyftpdlib nodejs ncat openssh-client openssh-server bind9-dnsutils netcat-openbsd
+  curl wget python3 python3-pyftpdlib nodejs ncat openssh-client openssh-server bind9-dnsutils dnsmasq-base netcat-openbsd
   # third-party SOCKS servers for interop
   dante-server microsocks
   # network namespaces for path-proving tests

@@ -453,12 +453,19 @@ Server startDanted(const ThirdPartyOptions& o) {
   std::string ext = o.external.empty() ? o.listen_addr : o.external;
   std::string conf = "logoutput: stderr\n"
                      "internal: " + s.host + " port = " + std::to_string(s.port) + "\n"
-                     "external: " + ext + "\n"
-                     "clientmethod: none\n"
-                     "socksmethod: none\n";
+                     "external: " + ext + "\n";
+  if (!o.external6.empty()) conf += "external: " + o.external6 + "\n";
+  conf += "clientmethod: none\n"
+          "socksmethod: none\n";
   if (isRoot()) conf += "user.privileged: root\nuser.unprivileged: nobody\n";
+  // The default socks rule covers every command, UDP ASSOCIATE and its replies included.
   conf += "client pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }\n"
           "socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }\n";
+  if (!o.external6.empty()) {
+    // IPv6 destinations (and UDP replies from them) need rules of their own.
+    conf += "socks pass { from: 0.0.0.0/0 to: ::/0 }\n"
+            "socks pass { from: ::/0 to: 0.0.0.0/0 }\n";
+  }
   std::string path = s.dir->write("danted.conf", conf);
   SpawnOptions so;
   so.netns = o.netns;

@@ -134,6 +134,7 @@ struct ThirdPartyOptions {
   std::string listen_addr = "127.0.0.1";
   int port = 0;  // 0: a free loopback port (outside namespaces) or 1080 (inside)
   std::string external;  // outgoing address (danted "external:", microsocks -b)
+  std::string external6;  // danted only: an IPv6 outgoing address too (IPv6 destinations)
   std::string user, password;  // microsocks only
 };
 Server startDanted(const ThirdPartyOptions& o);

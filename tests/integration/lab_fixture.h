@@ -93,6 +93,8 @@ class LabTest : public ::testing::Test {
       o.listen_addr = lab_->proxyAddr(index);
       o.port = 1080;
       o.external = lab_->proxyExternal(index);
+      if (kind == ProxyKind::kDanted && lab_->hasIpv6())
+        o.external6 = lab_->proxyExternal6(index);
       o.user = ps.user;
       o.password = ps.password;
       s = kind == ProxyKind::kDanted ? startDanted(o) : startMicrosocks(o);
