@@ -116,6 +116,7 @@ class Watcher {
     std::lock_guard<std::mutex> lock(mu_);
     if (pid_ != getpid()) {
       if (epfd_ >= 0) {
+        fdtable::disown(epfd_);
         real::close(epfd_);  // the parent's, inherited
       }
       regs_.clear();
@@ -123,10 +124,12 @@ class Watcher {
       if (epfd_ < 0) {
         return false;
       }
+      fdtable::own(epfd_);
       pid_ = getpid();
       try {
         std::thread(&Watcher::run, this, epfd_).detach();
       } catch (...) {
+        fdtable::disown(epfd_);
         real::close(epfd_);
         epfd_ = -1;
         pid_ = 0;
@@ -218,9 +221,11 @@ void wakeUp(BindListener& l) {
     SOCKS_LOG(kError, "BIND: cannot wake the listener: socket: %s", strerror(errno));
     return;
   }
+  fdtable::own(s);
   if (real::connect(s, reinterpret_cast<const sockaddr*>(&l.wake_target), l.wake_target_len) != 0 &&
       errno != EINPROGRESS) {
     SOCKS_LOG(kError, "BIND: cannot wake the listener: connect: %s", strerror(errno));
+    fdtable::disown(s);
     real::close(s);
     return;
   }
@@ -238,6 +243,7 @@ void closeControl(BindListener& l, int epfd) {
       epoll_ctl(epfd, EPOLL_CTL_DEL, l.control, nullptr);
     }
     watcher().remove(l.control);
+    fdtable::disown(l.control);
     real::close(l.control);
     l.control = -1;
   }
@@ -294,6 +300,7 @@ int startBind(const std::shared_ptr<BindListener>& lp, const ProcessState& state
   if (ctl < 0) {
     return errno;
   }
+  fdtable::own(ctl);
   const socks::Hop& last = state.chain.back();
   socks::ClientHandshake hs(last.kind, socks::Command::kBind, l.dst);
   const socks::net::Deadline deadline(state.connect_timeout);
@@ -303,6 +310,7 @@ int startBind(const std::shared_ptr<BindListener>& lp, const ProcessState& state
     char why[200];
     SOCKS_LOG(kWarn, "bind via %s: failed: %s", last.label.c_str(),
               socks::describe(outcome.status, why, sizeof why));
+    fdtable::disown(ctl);
     real::close(ctl);
     return socks::toErrno(outcome.status);
   }
@@ -310,6 +318,7 @@ int startBind(const std::shared_ptr<BindListener>& lp, const ProcessState& state
   if (bnd.type == socks::Address::Type::kDomain) {
     SOCKS_LOG(kWarn, "bind via %s: the proxy listens at a name, which cannot be published",
               last.label.c_str());
+    fdtable::disown(ctl);
     real::close(ctl);
     return EADDRNOTAVAIL;
   }
@@ -320,6 +329,7 @@ int startBind(const std::shared_ptr<BindListener>& lp, const ProcessState& state
     bnd.port = port;
   }
   if (l.family == AF_INET && bnd.type == socks::Address::Type::kIPv6) {
+    fdtable::disown(ctl);
     real::close(ctl);
     return EAFNOSUPPORT;  // an AF_INET socket cannot show an IPv6 address
   }
@@ -578,6 +588,7 @@ int hookAccept(int fd, sockaddr* addr, socklen_t* len, int flags) {
       return c;
     }
     real::close(c);
+    fdtable::disown(l.wake);
     real::close(l.wake);
     l.wake = -1;
     if (l.phase == BindListener::Phase::kFailed) {
@@ -756,6 +767,7 @@ BindListener::~BindListener() {
   // The last descriptor of the listener is gone: cancel the outstanding BIND.
   closeControl(*this, -1);
   if (wake >= 0) {
+    fdtable::disown(wake);
     real::close(wake);
   }
 }

@@ -47,14 +47,48 @@ inline void copy(int from, int to) {
 }  // namespace
 
 SOCKSIFY_EXPORT int close(int fd) {
+  if (socksify::fdtable::trackedAs(fd, socksify::FdKind::kShimOwned)) {
+    return 0;  // the shim's own descriptor: a program closing "everything" keeps it working
+  }
   clear(fd);
   return socksify::real::close(fd);
 }
 
 SOCKSIFY_EXPORT int close_range(unsigned int first, unsigned int last, int flags) noexcept {
-  const int rc = socksify::real::close_range(first, last, flags);
-  if (rc == 0 && (flags & CLOSE_RANGE_CLOEXEC) == 0) {
-    socksify::fdtable::clearRange(first, last);
+  using socksify::FdKind;
+  namespace fdtable = socksify::fdtable;
+  const std::size_t size = fdtable::capacity();
+  if ((flags & CLOSE_RANGE_CLOEXEC) != 0 || size == 0 || first >= size) {
+    const int rc = socksify::real::close_range(first, last, flags);
+    if (rc == 0 && (flags & CLOSE_RANGE_CLOEXEC) == 0) {
+      fdtable::clearRange(first, last);
+    }
+    return rc;
+  }
+  // Close around the shim's own descriptors (bounded by the table's size).
+  const unsigned int end = last < size ? last : static_cast<unsigned int>(size - 1);
+  unsigned int lo = first;
+  for (unsigned int fd = first; fd <= end && fd >= first; ++fd) {
+    if (!fdtable::trackedAs(static_cast<int>(fd), FdKind::kShimOwned)) {
+      continue;
+    }
+    if (lo < fd) {
+      if (socksify::real::close_range(lo, fd - 1, flags) != 0) {
+        return -1;
+      }
+      fdtable::clearRange(lo, fd - 1);
+    }
+    lo = fd + 1;
+    if (fd == end) {
+      break;
+    }
+  }
+  if (lo > last) {
+    return 0;
+  }
+  const int rc = socksify::real::close_range(lo, last, flags);
+  if (rc == 0) {
+    fdtable::clearRange(lo, last);
   }
   return rc;
 }

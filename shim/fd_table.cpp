@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <mutex>
+#include <new>
 
 namespace socksify {
 namespace fdtable::detail {
@@ -175,6 +176,28 @@ void clearRange(unsigned int first, unsigned int last) noexcept {
   for (std::size_t fd = first; fd <= end; ++fd) {
     clear(static_cast<int>(fd));
   }
+}
+
+void own(int fd) noexcept {
+  if (fd < 0) {
+    return;
+  }
+  auto* state = new (std::nothrow) FdState;
+  if (state != nullptr) {
+    state->kind = FdKind::kShimOwned;
+    set(fd, state);
+  }
+}
+
+void disown(int fd) noexcept {
+  if (trackedAs(fd, FdKind::kShimOwned)) {
+    clear(fd);
+  }
+}
+
+std::size_t capacity() noexcept {
+  return g_entries.load(std::memory_order_acquire) == nullptr ? 0
+                                                              : g_size.load(std::memory_order_relaxed);
 }
 
 }  // namespace fdtable

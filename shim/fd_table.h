@@ -27,6 +27,8 @@ enum class FdKind : std::uint8_t {
   kProxiedStream,   // connect() through the chain, or a connection accept() got through BIND
   kBindListener,    // a listening socket published as the proxy's BIND address
   kUdpAssociation,  // a UDP socket whose datagrams go through a SOCKS5 relay
+  kShimOwned,       // the shim's own (control connections, the watcher's epoll):
+                    // the program's close()/close_range() leave it alone
 };
 
 struct BindListener;    // shim/bind.cpp
@@ -118,6 +120,13 @@ void clear(int fd) noexcept;
 void copy(int from, int to) noexcept;
 // close_range(first, last): forgets every fd in the range.
 void clearRange(unsigned int first, unsigned int last) noexcept;
+// Marks a descriptor the shim opened for itself / forgets the mark (call
+// before closing it). Programs that close every descriptor (closefrom, a
+// close() loop) then leave the shim's alone.
+void own(int fd) noexcept;
+void disown(int fd) noexcept;
+// The table's size: descriptors at or beyond it are never tracked.
+std::size_t capacity() noexcept;
 
 }  // namespace fdtable
 }  // namespace socksify

@@ -68,6 +68,7 @@ struct UdpAssociation {
 
   ~UdpAssociation() {
     if (control >= 0) {
+      fdtable::disown(control);
       real::close(control);  // the proxy ends the association with it
     }
   }
@@ -162,6 +163,7 @@ std::shared_ptr<UdpAssociation> associate(int fd, int family, const ProcessState
   if (ctl < 0) {
     return nullptr;
   }
+  fdtable::own(ctl);
   const socks::net::Deadline deadline(state.connect_timeout);
   const socks::net::ChainOutcome outcome = socks::net::connectThroughChain(
       realSocketOps(), ctl, state.chain, from, socks::Command::kUdpAssociate, deadline);
@@ -169,6 +171,7 @@ std::shared_ptr<UdpAssociation> associate(int fd, int family, const ProcessState
     char why[200];
     SOCKS_LOG(kInfo, "udp via %s: association failed: %s", last.label.c_str(),
               socks::describe(outcome.status, why, sizeof why));
+    fdtable::disown(ctl);
     real::close(ctl);
     errno = socks::toErrno(outcome.status);
     return nullptr;

@@ -743,6 +743,48 @@ TEST_P(UdpServerTest, DigOverUdp) {
   expectNoDnsLeak();
 }
 
+// A program that closes every descriptor it does not know (closefrom with
+// close_range, then a close() loop) must not close the shim's control
+// connection under its own association: datagrams keep flowing.
+const char* kPyCloseEverything = R"(
+import os, socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(10)
+me = s.fileno()
+def exchange(tag):
+    s.sendto(tag.encode(), (host, port))
+    d, _ = s.recvfrom(65535)
+    print("%s %s" % (tag, d.decode()), flush=True)
+exchange("before")
+os.closerange(3, me)
+os.closerange(me + 1, 4096)
+exchange("after-closerange")
+for fd in range(3, 4096):
+    if fd != me:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+exchange("after-close-loop")
+)";
+
+TEST_P(UdpServerTest, ClosingEveryOtherDescriptorKeepsTheAssociation) {
+  const std::string py = python3Path();
+  if (py.empty()) GTEST_SKIP() << "python3 is not installed";
+  std::string proxy = startProxy(GetParam());
+  ASSERT_FALSE(HasFailure());
+  TempDir dir;
+  RunResult r = runSocksified({py, dir.write("closeall.py", kPyCloseEverything), lab_->destAddr(),
+                               std::to_string(kUdpEchoPort)},
+                              client({"socks5://" + proxy}));
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  const std::string ext = lab_->proxyExternal(0) + ":";
+  for (const char* tag : {"before", "after-closerange", "after-close-loop"}) {
+    EXPECT_TRUE(contains(r.out, std::string(tag) + " from " + ext)) << tag << "\n" << r.describe();
+  }
+}
+
 TEST_P(UdpServerTest, Python3SocketAndAsyncio) {
   const std::string py = python3Path();
   if (py.empty()) GTEST_SKIP() << "python3 is not installed";
