@@ -136,38 +136,30 @@ int proxiedConnect(const ProcessState& state, int fd, const sockaddr* addr, sock
 }
 
 int hookConnect(int fd, const sockaddr* addr, socklen_t len) {
-  if (addr != nullptr && len >= sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC &&
-      fdtable::trackedAs(fd, FdKind::kUdpAssociation)) {
+  if (addr == nullptr || len < sizeof(sa_family_t)) {
+    return real::connect(fd, addr, len);
+  }
+  const bool udp_association = fdtable::trackedAs(fd, FdKind::kUdpAssociation);
+  if (addr->sa_family == AF_UNSPEC && udp_association) {
     if (const ProcessState* state = processState()) {
       return udpConnect(fd, addr, len, *state);  // a UDP "disconnect"
     }
   }
-  if (addr == nullptr || len < sizeof(sa_family_t) ||
-      (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)) {
+  if (addr->sa_family != AF_INET && addr->sa_family != AF_INET6) {
     return real::connect(fd, addr, len);
   }
   const ProcessState* state = processState();
-  if (state == nullptr) {
-    return real::connect(fd, addr, len);
-  }
-  if (!isTcpSocket(fd)) {
-    return isDatagramSocket(fd) ? udpConnect(fd, addr, len, *state) : real::connect(fd, addr, len);
-  }
-  auto dst = socks::Address::fromSockaddr(addr, len);
+  auto dst = state != nullptr ? socks::Address::fromSockaddr(addr, len) : std::nullopt;
   if (!dst) {
     return real::connect(fd, addr, len);
   }
-  socks::Address target = *dst;
-  if (socks::FakeDns::inFakeRange(*dst)) {
-    auto name = state->fake_dns->lookup(*dst);
-    if (!name) {
-      char text[64];
-      dst->format(text, sizeof text);
-      SOCKS_LOG(kWarn, "connect %s: a fake address this process never handed out", text);
-      return failWith(EHOSTUNREACH);
-    }
-    target = *name;
-  } else if (dst->isLoopback() || dst->isUnspecified() || isProxy(*state, *dst)) {
+  if (udp_association) {
+    return udpConnect(fd, addr, len, *state);
+  }
+  // Direct destinations are decided before asking the kernel what the socket
+  // is: a loopback connect costs no extra system call.
+  const bool fake = socks::FakeDns::inFakeRange(*dst);
+  if (!fake && (dst->isLoopback() || dst->isUnspecified() || isProxy(*state, *dst))) {
     if (socks::log::enabled(socks::log::Level::kInfo)) {
       char text[64];
       dst->format(text, sizeof text);
@@ -176,6 +168,20 @@ int hookConnect(int fd, const sockaddr* addr, socklen_t len) {
     }
     fdtable::clear(fd);
     return real::connect(fd, addr, len);
+  }
+  if (!isTcpSocket(fd)) {
+    return isDatagramSocket(fd) ? udpConnect(fd, addr, len, *state) : real::connect(fd, addr, len);
+  }
+  socks::Address target = *dst;
+  if (fake) {
+    auto name = state->fake_dns->lookup(*dst);
+    if (!name) {
+      char text[64];
+      dst->format(text, sizeof text);
+      SOCKS_LOG(kWarn, "connect %s: a fake address this process never handed out", text);
+      return failWith(EHOSTUNREACH);
+    }
+    target = *name;
   }
   return proxiedConnect(*state, fd, addr, len, target);
 }
