@@ -34,12 +34,9 @@
 // Failure: "error: <what>: <strerror> (errno=N NAME)" on stderr (after printing
 // whatever the server said on the control connection as "server" lines), exit 1.
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,7 +49,24 @@
 #include <string>
 #include <thread>
 
+#include "helper_util.h"
+
 namespace {
+
+// Not `using namespace helper`: this program's say() prefixes the round.
+using helper::Addr;
+using helper::Args;
+using helper::errnoName;
+using helper::errorText;
+using helper::formatAddr;
+using helper::parseAddr;
+using helper::readLine;
+using helper::resolveFirst;
+using helper::sendAll;
+using helper::setNonBlocking;
+using helper::sockName;
+using helper::waitFor;
+using helper::writeAll;
 
 enum class AcceptMode { kBlocking, kPoll, kEpoll, kAccept4 };
 
@@ -73,180 +87,13 @@ struct Options {
   int timeout_ms = 20000;
 };
 
-const char* errnoName(int e) {
-  switch (e) {
-    case ECONNREFUSED: return "ECONNREFUSED";
-    case ETIMEDOUT: return "ETIMEDOUT";
-    case EACCES: return "EACCES";
-    case EPERM: return "EPERM";
-    case ENETUNREACH: return "ENETUNREACH";
-    case EHOSTUNREACH: return "EHOSTUNREACH";
-    case ECONNRESET: return "ECONNRESET";
-    case ECONNABORTED: return "ECONNABORTED";
-    case EINPROGRESS: return "EINPROGRESS";
-    case EAGAIN: return "EAGAIN";
-    case EINVAL: return "EINVAL";
-    case EADDRINUSE: return "EADDRINUSE";
-    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-    case EAFNOSUPPORT: return "EAFNOSUPPORT";
-    case EOPNOTSUPP: return "EOPNOTSUPP";
-    case EPROTO: return "EPROTO";
-    case EPIPE: return "EPIPE";
-    case EIO: return "EIO";
-    case ENOTCONN: return "ENOTCONN";
-    case EBADF: return "EBADF";
-    case EINTR: return "EINTR";
-    case 0: return "0";
-    default: return "E?";
-  }
-}
-
-void writeAll(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
-}
-
 int g_round = 0;
 
 void say(const std::string& line) { writeAll(1, "[" + std::to_string(g_round) + "] " + line + "\n"); }
 
 [[noreturn]] void fail(const std::string& what, int err) {
-  char buf[512];
-  if (err != 0) {
-    std::snprintf(buf, sizeof buf, "error: %s: %s (errno=%d %s)\n", what.c_str(), std::strerror(err), err,
-                  errnoName(err));
-  } else {
-    std::snprintf(buf, sizeof buf, "error: %s\n", what.c_str());
-  }
-  writeAll(2, buf);
+  writeAll(2, errorText(what, err) + "\n");
   std::_Exit(1);
-}
-
-std::string formatAddr(const sockaddr* sa) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  if (sa->sa_family == AF_INET) {
-    auto* in = reinterpret_cast<const sockaddr_in*>(sa);
-    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-    return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
-  }
-  if (sa->sa_family == AF_INET6) {
-    auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
-    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-    return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
-  }
-  return "family-" + std::to_string(sa->sa_family);
-}
-
-std::string sockName(int fd, bool peer) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  int rc = peer ? getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
-                : getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  if (rc != 0) return std::string("error-") + errnoName(errno);
-  return formatAddr(reinterpret_cast<sockaddr*>(&ss));
-}
-
-bool parseAddr(const std::string& spec, sockaddr_storage& ss, socklen_t& len) {
-  std::string host, port;
-  if (!spec.empty() && spec[0] == '[') {
-    auto close = spec.find(']');
-    if (close == std::string::npos || close + 1 >= spec.size() || spec[close + 1] != ':') return false;
-    host = spec.substr(1, close - 1);
-    port = spec.substr(close + 2);
-  } else {
-    auto colon = spec.rfind(':');
-    if (colon == std::string::npos) return false;
-    host = spec.substr(0, colon);
-    port = spec.substr(colon + 1);
-  }
-  std::memset(&ss, 0, sizeof ss);
-  auto* in = reinterpret_cast<sockaddr_in*>(&ss);
-  auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (inet_pton(AF_INET, host.c_str(), &in->sin_addr) == 1) {
-    in->sin_family = AF_INET;
-    in->sin_port = htons(static_cast<uint16_t>(std::atoi(port.c_str())));
-    len = sizeof(sockaddr_in);
-    return true;
-  }
-  if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) == 1) {
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(static_cast<uint16_t>(std::atoi(port.c_str())));
-    len = sizeof(sockaddr_in6);
-    return true;
-  }
-  return false;
-}
-
-// Waits for `events` on fd with poll (or epoll when asked). 0, an errno, or ETIMEDOUT.
-int waitFor(int fd, short events, int timeout_ms, bool use_epoll, short* revents = nullptr) {
-  if (use_epoll) {
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) return errno;
-    epoll_event ev{};
-    ev.events = 0;
-    if (events & POLLIN) ev.events |= EPOLLIN;
-    if (events & POLLOUT) ev.events |= EPOLLOUT;
-    ev.data.fd = fd;
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-      int e = errno;
-      close(ep);
-      return e;
-    }
-    epoll_event out{};
-    int n;
-    do {
-      n = epoll_wait(ep, &out, 1, timeout_ms);
-    } while (n < 0 && errno == EINTR);
-    int e = n < 0 ? errno : (n == 0 ? ETIMEDOUT : 0);
-    if (revents != nullptr) *revents = static_cast<short>(out.events);
-    close(ep);
-    return e;
-  }
-  pollfd p{fd, events, 0};
-  int n;
-  do {
-    n = poll(&p, 1, timeout_ms);
-  } while (n < 0 && errno == EINTR);
-  if (revents != nullptr) *revents = p.revents;
-  if (n < 0) return errno;
-  return n == 0 ? ETIMEDOUT : 0;
-}
-
-// Reads one line (byte by byte: nothing after it is consumed), bounded. Returns false
-// on EOF before a newline; sets err on an error or the timeout (ETIMEDOUT).
-bool readLine(int fd, std::string& line, int timeout_ms, int& err) {
-  line.clear();
-  err = 0;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  for (;;) {
-    int left = static_cast<int>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
-    if (left <= 0) {
-      err = ETIMEDOUT;
-      return false;
-    }
-    short rev = 0;
-    int e = waitFor(fd, POLLIN, left, false, &rev);
-    if (e != 0) {
-      err = e;
-      return false;
-    }
-    char c;
-    ssize_t n = ::read(fd, &c, 1);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n < 0) {
-      err = errno;
-      return false;
-    }
-    if (n == 0) return false;
-    if (c == '\n') return true;
-    line.push_back(c);
-  }
 }
 
 // Prints what the server said on the control connection (until `until` or quiet).
@@ -262,16 +109,11 @@ void drainControl(int ctl, const std::string& until, int timeout_ms) {
 }
 
 int connectControl(const Options& o) {
-  addrinfo hints{};
-  hints.ai_family = o.family;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  int rc = getaddrinfo(o.host.c_str(), o.port.c_str(), &hints, &res);
-  if (rc != 0) fail(std::string("getaddrinfo: ") + gai_strerror(rc), 0);
-  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  Addr server;
+  if (std::string err = resolveFirst(o.host, o.port, o.family, SOCK_STREAM, server); !err.empty()) fail(err, 0);
+  int fd = ::socket(server.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) fail("socket (control)", errno);
-  if (::connect(fd, res->ai_addr, res->ai_addrlen) != 0) fail("connect (control)", errno);
-  freeaddrinfo(res);
+  if (::connect(fd, server.sa(), server.len) != 0) fail("connect (control)", errno);
   say("control-local " + sockName(fd, false));
   say("control-peer " + sockName(fd, true));
   std::string line;
@@ -359,7 +201,7 @@ int acceptOne(const Options& o, int lfd, int ctl, sockaddr_storage& peer) {
     return c;
   }
   // Non-blocking listener, as event loops use it.
-  fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
+  setNonBlocking(lfd, true);
   const bool ep = o.mode == AcceptMode::kEpoll;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.timeout_ms);
   bool first = true;
@@ -405,18 +247,7 @@ void dance(const Options& o, int lfd, int ctl) {
     fail("read data line (accepted connection)", err != 0 ? err : 0);
   }
   say("data " + line);
-  std::string text = o.send_text + "\n";
-  size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::send(c, text.data() + off, text.size() - off, MSG_NOSIGNAL);
-    if (n < 0 && (errno == EINTR)) continue;
-    if (n < 0 && errno == EAGAIN) {
-      waitFor(c, POLLOUT, o.timeout_ms, false);
-      continue;
-    }
-    if (n <= 0) fail("send (accepted connection)", errno);
-    off += static_cast<size_t>(n);
-  }
+  if (int e = sendAll(c, o.send_text + "\n", o.timeout_ms); e != 0) fail("send (accepted connection)", e);
   if (!readLine(c, line, o.timeout_ms, err)) {
     drainControl(ctl, "data-done", 1000);
     fail("read echo (accepted connection)", err);
@@ -426,56 +257,43 @@ void dance(const Options& o, int lfd, int ctl) {
   drainControl(ctl, "data-done", o.timeout_ms);
 }
 
-int usage() {
-  std::fprintf(stderr,
-               "usage: bind_client HOST PORT [--listen local|none|any|loopback|ADDR:PORT]\n"
-               "                   [--accept blocking|poll|epoll|accept4] [--twice] [--send TEXT] [--from SRC]\n"
-               "                   [--no-port] [--listen-only] [--no-control] [--close-listener SEC] [--linger SEC]\n"
-               "                   [--family 4|6] [--timeout SEC]\n");
-  return 2;
-}
+constexpr const char* kUsage =
+    "usage: bind_client HOST PORT [--listen local|none|any|loopback|ADDR:PORT]\n"
+    "                   [--accept blocking|poll|epoll|accept4] [--twice] [--send TEXT] [--from SRC]\n"
+    "                   [--no-port] [--listen-only] [--no-control] [--close-listener SEC] [--linger SEC]\n"
+    "                   [--family 4|6] [--timeout SEC]\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   Options o;
-  std::string pos[2];
-  int npos = 0;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) std::exit(usage());
-      return argv[++i];
-    };
-    if (a == "--listen") o.listen = next();
+  Args args(argc, argv, kUsage);
+  for (std::string a; args.next(a);) {
+    if (a == "--listen") o.listen = args.value();
     else if (a == "--accept") {
-      std::string m = next();
+      std::string m = args.value();
       if (m == "blocking") o.mode = AcceptMode::kBlocking;
       else if (m == "poll") o.mode = AcceptMode::kPoll;
       else if (m == "epoll") o.mode = AcceptMode::kEpoll;
       else if (m == "accept4") o.mode = AcceptMode::kAccept4;
-      else return usage();
+      else return args.usage();
     } else if (a == "--twice") o.twice = true;
-    else if (a == "--send") o.send_text = next();
-    else if (a == "--from") o.from = next();
+    else if (a == "--send") o.send_text = args.value();
+    else if (a == "--from") o.from = args.value();
     else if (a == "--no-port") o.no_port = true;
     else if (a == "--listen-only") o.listen_only = true;
     else if (a == "--no-control") o.no_control = true;
     else if (a == "--close-listener") {
       o.close_listener = true;
-      o.close_after_s = std::atoi(next().c_str());
+      o.close_after_s = args.intValue();
     }
-    else if (a == "--linger") o.linger_s = std::atoi(next().c_str());
-    else if (a == "--family") o.family = next() == "6" ? AF_INET6 : AF_INET;
-    else if (a == "--timeout") o.timeout_ms = static_cast<int>(std::atof(next().c_str()) * 1000);
-    else if (a.rfind("--", 0) == 0) return usage();
-    else if (npos < 2) pos[npos++] = a;
-    else return usage();
+    else if (a == "--linger") o.linger_s = args.intValue();
+    else if (a == "--family") o.family = args.familyValue();
+    else if (a == "--timeout") o.timeout_ms = args.msValue();
+    else if (!args.keep(a) || args.positionalCount() > 2) return args.usage();
   }
-  if (npos != 2 && !o.no_control) return usage();
-  o.host = pos[0];
-  o.port = pos[1];
+  if (!args.hostPort(o.host, o.port) && !o.no_control) return args.usage();
 
   int ctl = o.no_control ? -1 : connectControl(o);
   g_round = 1;

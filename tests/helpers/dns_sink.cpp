@@ -18,14 +18,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
+
+#include "helper_util.h"
 
 namespace {
 
-void say(const std::string& line) {
-  std::string s = line + "\n";
-  ssize_t n = ::write(1, s.data(), s.size());
-  (void)n;
-}
+using namespace helper;
 
 // Returns the QNAME and the offset just past the question, or false if malformed.
 bool parseQuestion(const unsigned char* p, size_t len, std::string& name, size_t& end) {
@@ -81,37 +80,29 @@ int main(int argc, char** argv) {
     return 1;
   }
   say(std::string("dns_sink: listening on ") + argv[1] + ":" + argv[2]);
-  pollfd pfds[2] = {{u, POLLIN, 0}, {t, POLLIN, 0}};
-  for (;;) {
-    if (poll(pfds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return 1;
-    }
-    if (pfds[0].revents & POLLIN) {
+  std::vector<pollfd> pfds = {{u, POLLIN, 0}, {t, POLLIN, 0}};
+  return serveReadable(pfds, [&](size_t i) {
+    if (i == 0) {
       unsigned char buf[4096], out[4096];
       sockaddr_in from{};
       socklen_t fl = sizeof from;
       ssize_t n = recvfrom(u, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
-      if (n > 0) {
-        std::string name;
-        size_t end = 0;
-        char host[INET_ADDRSTRLEN];
-        inet_ntop(AF_INET, &from.sin_addr, host, sizeof host);
-        bool ok = n >= 12 && parseQuestion(buf, static_cast<size_t>(n), name, end);
-        say(std::string("dns_sink: query from ") + host + ":" + std::to_string(ntohs(from.sin_port)) + " name " +
-            (ok ? name : "?"));
-        if (ok) {
-          size_t m = nxdomain(buf, static_cast<size_t>(n), end, out);
-          sendto(u, out, m, 0, reinterpret_cast<sockaddr*>(&from), fl);
-        }
+      if (n <= 0) return;
+      std::string name;
+      size_t end = 0;
+      bool ok = n >= 12 && parseQuestion(buf, static_cast<size_t>(n), name, end);
+      say("dns_sink: query from " + formatAddr(reinterpret_cast<const sockaddr*>(&from)) + " name " +
+          (ok ? name : "?"));
+      if (ok) {
+        size_t m = nxdomain(buf, static_cast<size_t>(n), end, out);
+        sendto(u, out, m, 0, reinterpret_cast<sockaddr*>(&from), fl);
       }
-    }
-    if (pfds[1].revents & POLLIN) {
+    } else {
       int c = accept4(t, nullptr, nullptr, SOCK_CLOEXEC);
       if (c >= 0) {
         say("dns_sink: query from tcp name ?");
         close(c);
       }
     }
-  }
+  });
 }

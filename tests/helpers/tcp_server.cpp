@@ -23,8 +23,6 @@
 //            answers "data-done echoed=N[ error=ERR]" on the control connection.
 // IPv6 addresses are written in brackets: [::1]:0. SIGTERM ends it.
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -39,98 +37,15 @@
 #include <thread>
 #include <vector>
 
+#include "helper_util.h"
+
 namespace {
+
+using namespace helper;
 
 enum class Mode { kEcho, kHttp, kBanner, kSilent, kPortback };
 
 std::string g_banner = "SSH-2.0-SocksifyTestBanner";
-
-void writeAll(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
-}
-
-void say(const std::string& line) {
-  std::string s = line + "\n";
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = ::write(1, s.data() + off, s.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
-}
-
-std::string formatAddr(const sockaddr_storage& ss) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  if (ss.ss_family == AF_INET) {
-    auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-    return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
-  }
-  auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-  inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-  return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
-}
-
-bool parseAddr(const std::string& spec, sockaddr_storage& ss, socklen_t& len) {
-  std::string host, port;
-  if (!spec.empty() && spec[0] == '[') {
-    auto close = spec.find(']');
-    if (close == std::string::npos || close + 1 >= spec.size() || spec[close + 1] != ':') return false;
-    host = spec.substr(1, close - 1);
-    port = spec.substr(close + 2);
-  } else {
-    auto colon = spec.rfind(':');
-    if (colon == std::string::npos) return false;
-    host = spec.substr(0, colon);
-    port = spec.substr(colon + 1);
-  }
-  std::memset(&ss, 0, sizeof ss);
-  auto* in = reinterpret_cast<sockaddr_in*>(&ss);
-  auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (inet_pton(AF_INET, host.c_str(), &in->sin_addr) == 1) {
-    in->sin_family = AF_INET;
-    in->sin_port = htons(static_cast<uint16_t>(std::atoi(port.c_str())));
-    len = sizeof(sockaddr_in);
-    return true;
-  }
-  if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) == 1) {
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(static_cast<uint16_t>(std::atoi(port.c_str())));
-    len = sizeof(sockaddr_in6);
-    return true;
-  }
-  return false;
-}
-
-void echoRest(int fd) {
-  char buf[16384];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    writeAll(fd, std::string(buf, static_cast<size_t>(n)));
-  }
-}
-
-// Reads one line from fd (byte by byte). False at EOF or on an error.
-bool readLine(int fd, std::string& line) {
-  line.clear();
-  for (;;) {
-    char c;
-    ssize_t n = ::read(fd, &c, 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    if (c == '\n') return true;
-    if (c != '\r') line.push_back(c);
-  }
-}
 
 // Connects (from src, when given) to dst within 10 s. Returns the socket, or -errno.
 int connectBack(const sockaddr_storage& dst, socklen_t dlen, const std::string& src) {
@@ -147,34 +62,22 @@ int connectBack(const sockaddr_storage& dst, socklen_t dlen, const std::string& 
     }
   }
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&dst), dlen) != 0) {
-    if (errno != EINPROGRESS) {
-      int e = errno;
+    int e = errno == EINPROGRESS ? finishConnect(fd, 10000) : errno;
+    if (e != 0) {
       close(fd);
-      return -e;
-    }
-    pollfd p{fd, POLLOUT, 0};
-    if (poll(&p, 1, 10000) != 1) {
-      close(fd);
-      return -ETIMEDOUT;
-    }
-    int err = 0;
-    socklen_t el = sizeof err;
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
-    if (err != 0) {
-      close(fd);
-      return -err;
+      return e == -ETIMEDOUT ? e : -e;
     }
   }
-  int fl = fcntl(fd, F_GETFL);
-  fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  setNonBlocking(fd, false);
   return fd;
 }
 
 void portback(int ctl) {
   std::string line;
-  while (readLine(ctl, line)) {
+  int err = 0;
+  while (readLine(ctl, line, -1, err, /*drop_cr=*/true)) {
     if (line.rfind("PORT ", 0) != 0) {
-      writeAll(ctl, "unknown-command " + line + "\n");
+      sendAll(ctl, "unknown-command " + line + "\n");
       continue;
     }
     std::string spec = line.substr(5), src;
@@ -185,60 +88,40 @@ void portback(int ctl) {
     sockaddr_storage dst{};
     socklen_t dlen = 0;
     if (!parseAddr(spec, dst, dlen)) {
-      writeAll(ctl, "connect-failed " + spec + ": bad address\n");
+      sendAll(ctl, "connect-failed " + spec + ": bad address\n");
       continue;
     }
     int d = connectBack(dst, dlen, src);
     if (d < 0) {
       say("tcp_server: connect-back to " + spec + " failed: " + std::strerror(-d));
-      writeAll(ctl, "connect-failed " + spec + ": " + std::strerror(-d) + "\n");
+      sendAll(ctl, "connect-failed " + spec + ": " + std::strerror(-d) + "\n");
       continue;
     }
-    sockaddr_storage local{};
-    socklen_t ll = sizeof local;
-    getsockname(d, reinterpret_cast<sockaddr*>(&local), &ll);
-    const std::string l = formatAddr(local);
+    Addr local;
+    sockAddr(d, false, local);
+    const std::string l = local.text();
     say("tcp_server: connect-back to " + spec + " from " + l);
-    writeAll(ctl, "connected " + spec + " from " + l + "\n");
-    writeAll(d, "dest-data from " + l + "\n");
-    size_t echoed = 0;
+    sendAll(ctl, "connected " + spec + " from " + l + "\n");
+    sendAll(d, "dest-data from " + l + "\n");
     std::string error;
-    char buf[16384];
-    for (;;) {
-      pollfd p{d, POLLIN, 0};
-      int pr = poll(&p, 1, 20000);
-      if (pr < 0 && errno == EINTR) continue;
-      if (pr == 0) {
-        error = "silent for 20 s";
-        break;
-      }
-      ssize_t n = ::read(d, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        error = std::strerror(errno);
-        break;
-      }
-      if (n == 0) break;
-      writeAll(d, std::string(buf, static_cast<size_t>(n)));
-      echoed += static_cast<size_t>(n);
-    }
+    size_t echoed = echoUntilEof(d, 20000, &error);
     close(d);
     std::string done = "echoed=" + std::to_string(echoed) + (error.empty() ? "" : " error=" + error);
     say("tcp_server: data connection from " + l + " closed: " + done);
-    writeAll(ctl, "data-done " + done + "\n");
+    sendAll(ctl, "data-done " + done + "\n");
   }
 }
 
 void serve(int fd, Mode mode, std::string peer) {
   switch (mode) {
     case Mode::kEcho:
-      writeAll(fd, "peer " + peer + "\n");
-      echoRest(fd);
+      sendAll(fd, "peer " + peer + "\n");
+      echoUntilEof(fd);
       break;
     case Mode::kBanner:
-      writeAll(fd, g_banner + "\r\n");
-      writeAll(fd, "peer " + peer + "\n");
-      echoRest(fd);
+      sendAll(fd, g_banner + "\r\n");
+      sendAll(fd, "peer " + peer + "\n");
+      echoUntilEof(fd);
       break;
     case Mode::kHttp: {
       std::string head;
@@ -250,17 +133,16 @@ void serve(int fd, Mode mode, std::string peer) {
         head.append(buf, static_cast<size_t>(n));
       }
       std::string body = "peer " + peer + "\n";
-      writeAll(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
-                       "\r\nConnection: close\r\n\r\n" + body);
+      sendAll(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+                      "\r\nConnection: close\r\n\r\n" + body);
       shutdown(fd, SHUT_WR);
       // Drain until the client closes, so it never sees a reset.
-      pollfd p{fd, POLLIN, 0};
-      while (poll(&p, 1, 5000) > 0 && ::read(fd, buf, sizeof buf) > 0) {
+      while (waitFor(fd, POLLIN, 5000) == 0 && ::read(fd, buf, sizeof buf) > 0) {
       }
       break;
     }
     case Mode::kPortback:
-      writeAll(fd, "peer " + peer + "\n");
+      sendAll(fd, "peer " + peer + "\n");
       portback(fd);
       break;
     case Mode::kSilent: {
@@ -317,31 +199,19 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "tcp_server: cannot listen on %s: %s\n", spec.c_str(), std::strerror(errno));
       return 1;
     }
-    sockaddr_storage bound{};
-    socklen_t bl = sizeof bound;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bl);
-    say("tcp_server: listening on " + formatAddr(bound));
+    say("tcp_server: listening on " + sockName(fd, false));
     listeners.push_back({fd, mode});
   }
   std::vector<pollfd> pfds;
   for (auto& l : listeners) pfds.push_back({l.fd, POLLIN, 0});
-  for (;;) {
-    int n = poll(pfds.data(), pfds.size(), -1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return 1;
-    for (size_t i = 0; i < pfds.size(); ++i) {
-      if (!(pfds[i].revents & POLLIN)) continue;
-      sockaddr_storage peer{};
-      socklen_t pl = sizeof peer;
-      int c = accept4(listeners[i].fd, reinterpret_cast<sockaddr*>(&peer), &pl, SOCK_CLOEXEC);
-      if (c < 0) continue;
-      sockaddr_storage local{};
-      socklen_t ll = sizeof local;
-      getsockname(c, reinterpret_cast<sockaddr*>(&local), &ll);
-      std::string p = formatAddr(peer);
-      std::string l = formatAddr(local);
-      say("tcp_server: accepted from " + p + " on " + l);
-      std::thread(serve, c, listeners[i].mode, p).detach();
-    }
-  }
+  return serveReadable(pfds, [&](size_t i) {
+    sockaddr_storage peer{};
+    socklen_t pl = sizeof peer;
+    int c = accept4(listeners[i].fd, reinterpret_cast<sockaddr*>(&peer), &pl, SOCK_CLOEXEC);
+    if (c < 0) return;
+    std::string p = formatAddr(peer);
+    std::string l = sockName(c, false);
+    say("tcp_server: accepted from " + p + " on " + l);
+    std::thread(serve, c, listeners[i].mode, p).detach();
+  });
 }

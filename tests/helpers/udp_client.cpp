@@ -41,12 +41,8 @@
 // direct ones "direct ..." instead of "reply ...".
 // Failure: prints "error: <what>: <strerror> (errno=N NAME)" on stderr, exits 1.
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -63,7 +59,11 @@
 #include <thread>
 #include <vector>
 
+#include "helper_util.h"
+
 namespace {
+
+using namespace helper;
 
 enum class Mode { kSendto, kConnect, kMsg, kMmsg, kPeek, kTrunc };
 
@@ -85,149 +85,6 @@ struct Options {
   double hold_sec = 0;
   std::string bind;  // bind the socket here first (ADDR:PORT)
 };
-
-const char* errnoName(int e) {
-  switch (e) {
-    case ECONNREFUSED: return "ECONNREFUSED";
-    case ETIMEDOUT: return "ETIMEDOUT";
-    case EACCES: return "EACCES";
-    case EPERM: return "EPERM";
-    case ENETUNREACH: return "ENETUNREACH";
-    case EHOSTUNREACH: return "EHOSTUNREACH";
-    case ECONNRESET: return "ECONNRESET";
-    case ECONNABORTED: return "ECONNABORTED";
-    case EINPROGRESS: return "EINPROGRESS";
-    case EAGAIN: return "EAGAIN";
-    case EINVAL: return "EINVAL";
-    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-    case EAFNOSUPPORT: return "EAFNOSUPPORT";
-    case EPROTO: return "EPROTO";
-    case EPIPE: return "EPIPE";
-    case EIO: return "EIO";
-    case ENOTCONN: return "ENOTCONN";
-    case EISCONN: return "EISCONN";
-    case EBADF: return "EBADF";
-    case EMSGSIZE: return "EMSGSIZE";
-    case EDESTADDRREQ: return "EDESTADDRREQ";
-    case ENOBUFS: return "ENOBUFS";
-    case EOPNOTSUPP: return "EOPNOTSUPP";
-    case 0: return "0";
-    default: return "E?";
-  }
-}
-
-struct Failure {
-  std::string what;
-  int err = 0;
-  std::string text() const {
-    char buf[1024];
-    if (err != 0) {
-      std::snprintf(buf, sizeof buf, "error: %s: %s (errno=%d %s)", what.c_str(), std::strerror(err), err,
-                    errnoName(err));
-    } else {
-      std::snprintf(buf, sizeof buf, "error: %s", what.c_str());
-    }
-    return buf;
-  }
-};
-
-void writeAll(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
-}
-
-void say(const std::string& line) { writeAll(1, line + "\n"); }
-
-std::string formatAddr(const sockaddr* sa) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  if (sa->sa_family == AF_INET) {
-    auto* in = reinterpret_cast<const sockaddr_in*>(sa);
-    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-    return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
-  }
-  if (sa->sa_family == AF_INET6) {
-    auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
-    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-    return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
-  }
-  return "family-" + std::to_string(sa->sa_family);
-}
-
-struct Addr {
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&ss); }
-  std::string text() const { return formatAddr(sa()); }
-};
-
-bool parseAddr(const std::string& spec, Addr& a) {
-  std::string host, port;
-  if (!spec.empty() && spec[0] == '[') {
-    auto close = spec.find(']');
-    if (close == std::string::npos || close + 1 >= spec.size() || spec[close + 1] != ':') return false;
-    host = spec.substr(1, close - 1);
-    port = spec.substr(close + 2);
-  } else {
-    auto colon = spec.rfind(':');
-    if (colon == std::string::npos) return false;
-    host = spec.substr(0, colon);
-    port = spec.substr(colon + 1);
-  }
-  a = Addr{};
-  auto* in = reinterpret_cast<sockaddr_in*>(&a.ss);
-  auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.ss);
-  if (inet_pton(AF_INET, host.c_str(), &in->sin_addr) == 1) {
-    in->sin_family = AF_INET;
-    in->sin_port = htons(static_cast<uint16_t>(std::atoi(port.c_str())));
-    a.len = sizeof(sockaddr_in);
-    return true;
-  }
-  if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) == 1) {
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(static_cast<uint16_t>(std::atoi(port.c_str())));
-    a.len = sizeof(sockaddr_in6);
-    return true;
-  }
-  return false;
-}
-
-// Waits until fd is readable (poll or epoll). Returns 0, or an errno (ETIMEDOUT when
-// the helper's own timeout passes).
-int waitReadable(int fd, bool use_epoll, int timeout_ms) {
-  if (use_epoll) {
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) return errno;
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-      int e = errno;
-      close(ep);
-      return e;
-    }
-    epoll_event out{};
-    int n;
-    do {
-      n = epoll_wait(ep, &out, 1, timeout_ms);
-    } while (n < 0 && errno == EINTR);
-    int e = n < 0 ? errno : (n == 0 ? ETIMEDOUT : 0);
-    close(ep);
-    return e;
-  }
-  pollfd p{fd, POLLIN, 0};
-  int n;
-  do {
-    n = poll(&p, 1, timeout_ms);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return errno;
-  if (n == 0) return ETIMEDOUT;
-  return 0;
-}
 
 std::string makePayload(const std::string& tag, size_t size) {
   std::string p = tag + ":";
@@ -269,8 +126,7 @@ struct Client {
       }
     }
     if (o.nonblocking) {
-      int fl = fcntl(fd, F_GETFL);
-      fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+      setNonBlocking(fd, true);
     } else {
       timeval tv{o.timeout_ms / 1000, (o.timeout_ms % 1000) * 1000};
       setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -309,8 +165,7 @@ struct Client {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN && o.nonblocking) {
-        pollfd p{fd, POLLOUT, 0};
-        if (::poll(&p, 1, o.timeout_ms) == 1) continue;
+        if (waitFor(fd, POLLOUT, o.timeout_ms) == 0) continue;
         fail = {op + ": helper timeout waiting for POLLOUT", 0};
         return false;
       }
@@ -382,7 +237,7 @@ struct Client {
       }
       if (errno == EINTR) continue;
       if (errno == EAGAIN && o.nonblocking && (flags & MSG_DONTWAIT) == 0) {
-        int e = waitReadable(fd, o.epoll, o.timeout_ms);
+        int e = waitFor(fd, POLLIN, o.timeout_ms, o.epoll);
         if (e == ETIMEDOUT) {
           fail = {op + ": helper timeout waiting for the socket to become readable (no reply)", 0};
           return -1;
@@ -487,16 +342,7 @@ struct Client {
       return false;
     }
     connected = true;
-    if (o.print_peer) {
-      Addr peer;
-      peer.len = sizeof peer.ss;
-      out += "connected-to " + dest.text() + "\n";
-      if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer.ss), &peer.len) == 0) {
-        out += "getpeername " + peer.text() + "\n";
-      } else {
-        out += std::string("getpeername-error ") + errnoName(errno) + "\n";
-      }
-    }
+    if (o.print_peer) out += peerLines(fd, dest.sa());
     if (!exchange("send", "recv", dest, o.send_text + "-send")) return false;
     hold();
     if (!exchange("write", "read", dest, o.send_text + "-write")) return false;
@@ -596,7 +442,7 @@ struct Client {
       int n = ::recvmmsg(fd, rm.data(), static_cast<unsigned>(pending.size()), MSG_WAITFORONE, &ts);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN && o.nonblocking) {
-        int e = waitReadable(fd, o.epoll, o.timeout_ms);
+        int e = waitFor(fd, POLLIN, o.timeout_ms, o.epoll);
         if (e != 0) {
           fail = {"recvmmsg: waiting for the socket to become readable (" + std::to_string(pending.size()) +
                       " answers missing)",
@@ -732,7 +578,7 @@ struct Client {
         n = ::recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&src.ss), &src.len);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN && o.nonblocking) {
-          if (waitReadable(fd, o.epoll, 1000) != 0) return false;
+          if (waitFor(fd, POLLIN, 1000, o.epoll) != 0) return false;
           src.len = sizeof src.ss;
           continue;
         }
@@ -805,42 +651,18 @@ struct Client {
   }
 };
 
-bool resolve(const Options& o, Addr& a, Failure& fail) {
-  addrinfo hints{};
-  hints.ai_family = o.family;
-  hints.ai_socktype = SOCK_DGRAM;
-  addrinfo* res = nullptr;
-  int rc = getaddrinfo(o.host.c_str(), o.port.c_str(), &hints, &res);
-  if (rc != 0) {
-    fail = {std::string("getaddrinfo: ") + gai_strerror(rc), 0};
-    return false;
-  }
-  std::memcpy(&a.ss, res->ai_addr, res->ai_addrlen);
-  a.len = res->ai_addrlen;
-  freeaddrinfo(res);
-  return true;
-}
-
-int usage() {
-  std::fprintf(stderr,
-               "usage: udp_client HOST PORT [--sendto|--connect|--msg|--mmsg|--peek|--trunc] [--nonblocking]\n"
-               "                  [--epoll] [--size N] [--count N] [--threads N] [--direct ADDR:PORT]\n"
-               "                  [--print-peer] [--family 4|6] [--send TEXT] [--timeout SEC] [--pause SEC]\n"
-               "                  [--hold SEC] [--bind ADDR:PORT]\n");
-  return 2;
-}
+constexpr const char* kUsage =
+    "usage: udp_client HOST PORT [--sendto|--connect|--msg|--mmsg|--peek|--trunc] [--nonblocking]\n"
+    "                  [--epoll] [--size N] [--count N] [--threads N] [--direct ADDR:PORT]\n"
+    "                  [--print-peer] [--family 4|6] [--send TEXT] [--timeout SEC] [--pause SEC]\n"
+    "                  [--hold SEC] [--bind ADDR:PORT]\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o;
-  std::vector<std::string> pos;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) std::exit(usage());
-      return argv[++i];
-    };
+  Args args(argc, argv, kUsage);
+  for (std::string a; args.next(a);) {
     if (a == "--sendto") o.mode = Mode::kSendto;
     else if (a == "--connect") o.mode = Mode::kConnect;
     else if (a == "--msg") o.mode = Mode::kMsg;
@@ -849,28 +671,24 @@ int main(int argc, char** argv) {
     else if (a == "--trunc") o.mode = Mode::kTrunc;
     else if (a == "--nonblocking") o.nonblocking = true;
     else if (a == "--epoll") o.nonblocking = o.epoll = true;
-    else if (a == "--size") o.size = static_cast<size_t>(std::atol(next().c_str()));
-    else if (a == "--count") o.count = std::atoi(next().c_str());
-    else if (a == "--threads") o.threads = std::atoi(next().c_str());
-    else if (a == "--direct") o.direct = next();
+    else if (a == "--size") o.size = static_cast<size_t>(std::atol(args.value().c_str()));
+    else if (a == "--count") o.count = args.intValue();
+    else if (a == "--threads") o.threads = args.intValue();
+    else if (a == "--direct") o.direct = args.value();
     else if (a == "--print-peer") o.print_peer = true;
-    else if (a == "--family") o.family = next() == "6" ? AF_INET6 : AF_INET;
-    else if (a == "--send") o.send_text = next();
-    else if (a == "--timeout") o.timeout_ms = static_cast<int>(std::atof(next().c_str()) * 1000);
-    else if (a == "--pause") o.pause_sec = std::atof(next().c_str());
-    else if (a == "--hold") o.hold_sec = std::atof(next().c_str());
-    else if (a == "--bind") o.bind = next();
-    else if (a.rfind("--", 0) == 0) return usage();
-    else pos.push_back(a);
+    else if (a == "--family") o.family = args.familyValue();
+    else if (a == "--send") o.send_text = args.value();
+    else if (a == "--timeout") o.timeout_ms = args.msValue();
+    else if (a == "--pause") o.pause_sec = args.doubleValue();
+    else if (a == "--hold") o.hold_sec = args.doubleValue();
+    else if (a == "--bind") o.bind = args.value();
+    else if (!args.keep(a)) return args.usage();
   }
-  if (pos.size() != 2) return usage();
-  o.host = pos[0];
-  o.port = pos[1];
+  if (!args.hostPort(o.host, o.port)) return args.usage();
 
   Addr dest;
-  Failure f;
-  if (!resolve(o, dest, f)) {
-    writeAll(2, f.text() + "\n");
+  if (std::string err = resolveFirst(o.host, o.port, o.family, SOCK_DGRAM, dest); !err.empty()) {
+    writeAll(2, errorText(err, 0) + "\n");
     return 1;
   }
   say("resolved " + dest.text());
