@@ -824,6 +824,12 @@ SOCKSIFY_EXPORT int accept4(int fd, sockaddr* addr, socklen_t* len, int flags) {
   return socksify::guard(-1, [&] { return socksify::hookAccept(fd, addr, len, flags); });
 }
 
+// glibc declares poll()'s and ppoll()'s array __attr_access((write_only)),
+// so GCC warns that the hooks read it; they must (the events asked for are
+// the input of poll), and the kernel reads it the same way.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 SOCKSIFY_EXPORT int poll(pollfd* fds, nfds_t n, int timeout) {
   if (fds == nullptr || !socksify::anyTracked(fds, n)) {
     return socksify::real::poll(fds, n, timeout);
@@ -844,6 +850,8 @@ SOCKSIFY_EXPORT int ppoll(pollfd* fds, nfds_t n, const timespec* timeout, const 
     });
   });
 }
+
+#pragma GCC diagnostic pop
 
 SOCKSIFY_EXPORT int getsockname(int fd, sockaddr* addr, socklen_t* len) noexcept {
   if (!socksify::fdtable::tracked(fd)) {
