@@ -28,6 +28,7 @@
 //
 // Entries are written once and never changed, so lookup() and nameOf() are
 // plain reads after one acquire load of the length byte.
+#include "proto/ascii.h"
 #include "socks/fake_dns.h"
 
 #include <sys/mman.h>
@@ -76,10 +77,7 @@ bool normalise(std::string_view name, char (&out)[kMaxName], std::size_t& len) {
     if (c == '\0') {
       return false;
     }
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-    out[i] = c;
+    out[i] = ascii::lower(c);
   }
   len = name.size();
   return true;

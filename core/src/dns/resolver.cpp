@@ -16,6 +16,7 @@
 // The event loop polls c-ares's sockets through ops.poll, bounded by
 // options.timeout_ms; when the deadline passes the channel is destroyed,
 // which completes the query with ARES_EDESTRUCTION.
+#include "proto/ascii.h"
 #include "socks/resolver.h"
 
 #include <ares.h>
@@ -261,13 +262,8 @@ bool isLocalhostName(std::string_view name) {
   if (name.size() < kLocalhost.size()) {
     return false;
   }
-  const std::string_view tail = name.substr(name.size() - kLocalhost.size());
-  for (std::size_t i = 0; i < kLocalhost.size(); ++i) {
-    const char c = tail[i];
-    const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-    if (lower != kLocalhost[i]) {
-      return false;
-    }
+  if (!ascii::equalsIgnoreCase(name.substr(name.size() - kLocalhost.size()), kLocalhost)) {
+    return false;
   }
   return name.size() == kLocalhost.size() || name[name.size() - kLocalhost.size() - 1] == '.';
 }

@@ -17,18 +17,6 @@ bool isUnreserved(char c) {
 
 }  // namespace
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lowerChar(a[i]) != lowerChar(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
-
 std::string lowered(std::string_view s) {
   std::string out(s);
   for (char& c : out) {

@@ -6,19 +6,18 @@
 #include <string>
 #include <string_view>
 
+#include "proto/ascii.h"
 #include "socks/config.h"
 #include "socks/proxy.h"
 
 namespace socks::policy {
 
-inline char lowerChar(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
+using ascii::equalsIgnoreCase;
+inline char lowerChar(char c) { return ascii::lower(c); }
 inline bool isDigit(char c) { return c >= '0' && c <= '9'; }
 inline bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 inline bool isBlank(char c) { return c == ' ' || c == '\t'; }
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b);
 std::string lowered(std::string_view s);
 
 // RFC 3986 §2.1 percent-encoding of everything but unreserved characters.

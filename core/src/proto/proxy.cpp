@@ -9,6 +9,8 @@
 // character in the text given to the parser.
 #include "socks/proxy.h"
 
+#include "proto/ascii.h"
+
 #include <array>
 #include <cstddef>
 
@@ -33,27 +35,13 @@ constexpr std::array<SchemeEntry, 4> kSchemes = {{
     {"socks5h", ProxyKind::kSocks5h},
 }};
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
+using ascii::equalsIgnoreCase;
 
 int hexValue(char c) {
   if (c >= '0' && c <= '9') {
     return c - '0';
   }
-  c = lower(c);
+  c = ascii::lower(c);
   if (c >= 'a' && c <= 'f') {
     return c - 'a' + 10;
   }

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "proto/ascii.h"
 #include "socks/server.h"
 
 namespace socks {
@@ -19,18 +20,7 @@ std::string where(const std::string& name, std::size_t line) {
 }
 
 // Lower-case ASCII, without one trailing dot: the form names are kept in.
-std::string canonicalName(std::string_view name) {
-  std::string out(name);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  if (!out.empty() && out.back() == '.') {
-    out.pop_back();
-  }
-  return out;
-}
+std::string canonicalName(std::string_view name) { return ascii::canonicalHostName(name); }
 
 bool readFile(const std::string& path, std::string& text, std::string& error) {
   std::ifstream in(path, std::ios::binary);

@@ -2,6 +2,7 @@
 // checkClientDatagram, UdpNameCache (see socks/server.h).
 #include <algorithm>
 
+#include "proto/ascii.h"
 #include "socks/server.h"
 
 namespace socks {
@@ -59,18 +60,7 @@ const char* checkClientDatagram(Bytes datagram, UdpHeader& header) {
 
 // ---- UdpNameCache -------------------------------------------------------------------
 
-std::string UdpNameCache::key(std::string_view name) {
-  std::string out(name);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  if (!out.empty() && out.back() == '.') {
-    out.pop_back();
-  }
-  return out;
-}
+std::string UdpNameCache::key(std::string_view name) { return ascii::canonicalHostName(name); }
 
 const std::vector<Address>* UdpNameCache::find(std::string_view name, Clock::time_point now) const {
   const auto it = entries_.find(key(name));
