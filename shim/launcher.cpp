@@ -19,7 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "socks/exempt.h"
 #include "socks/proxy.h"
+
+SOCKSIFY_EXEMPT_PROGRAM
 
 namespace {
 

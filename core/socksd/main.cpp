@@ -17,8 +17,12 @@
 
 #include "options.h"
 #include "socks/address.h"
+#include "socks/exempt.h"
 #include "socks/log.h"
 #include "worker.h"
+
+// A proxy must never be socksified itself, even under /etc/ld.so.preload.
+SOCKSIFY_EXEMPT_PROGRAM
 
 namespace {
 

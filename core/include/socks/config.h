@@ -236,6 +236,21 @@ std::optional<ConfigLocation> findConfigFile(std::string_view explicit_path,
 // for: proxies p1..pN and `route * -> p1 > p2 > ... > pN`.
 Config configFromProxyList(const std::vector<ProxyUrl>& urls);
 
+// ---- loading ------------------------------------------------------------------------
+
+inline constexpr std::size_t kMaxConfigBytes = 1 << 20;
+
+// Reads a whole file with open/fstat/read (no stdio, nothing allocated but
+// the result; at most kMaxConfigBytes, more is EFBIG). Follows symlinks.
+FileRead readFileContents(const std::string& path);
+
+// The pipeline the launcher and the library share: read `path`, parse it
+// (diagnostics name `path`), then fill the passwords from password-env /
+// password-file through `getenv` and readFileContents(). A file that cannot
+// be read is an error "PATH: cannot read: REASON; expected ...".
+ConfigResult<Config> loadConfigFile(const std::string& path,
+                                    const std::function<const char*(const char* name)>& getenv);
+
 // ---- proxychains.conf ----------------------------------------------------------------
 
 // Converts a proxychains(-ng) proxychains.conf into socks.conf text (see
