@@ -66,6 +66,7 @@ struct BindListener {
   sockaddr_storage wake_target{};  // where a wake-up connects (the listener itself)
   socklen_t wake_target_len = 0;
   socks::Address dst;          // what BIND asks for: the primary connection's destination
+  const Chain* chain = nullptr;  // the chain the primary connection went through
   int control = -1;            // our connection to the proxy (close-on-exec)
   std::optional<socks::ClientHandshake> hs;
   socks::Address bnd;          // where the proxy listens: what getsockname() answers
@@ -91,6 +92,7 @@ struct Primary {
   std::mutex mu;
   bool any = false;
   socks::Address dst;
+  const Chain* chain = nullptr;
   std::array<Local, 8> locals{};
   std::size_t nlocals = 0;
 };
@@ -294,18 +296,22 @@ void driveSecondReply(BindListener& l, int epfd) {
 // must be held (or l not yet shared). Returns 0 or an errno.
 int startBind(const std::shared_ptr<BindListener>& lp, const ProcessState& state) {
   BindListener& l = *lp;
-  const socks::Address& first = state.chain.front().addr;
+  if (l.chain == nullptr) {
+    return ENETUNREACH;
+  }
+  const Chain& chain = *l.chain;
+  const socks::Address& first = chain.hops.front().addr;
   const int ctl = real::socket(first.type == socks::Address::Type::kIPv6 ? AF_INET6 : AF_INET,
                                SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (ctl < 0) {
     return errno;
   }
   fdtable::own(ctl);
-  const socks::Hop& last = state.chain.back();
+  const socks::Hop& last = chain.hops.back();
   socks::ClientHandshake hs(last.kind, socks::Command::kBind, l.dst);
   const socks::net::Deadline deadline(state.connect_timeout);
   const socks::net::ChainOutcome outcome = socks::net::connectThroughChain(
-      realSocketOps(), ctl, state.chain, l.dst, socks::Command::kBind, deadline, &hs);
+      realSocketOps(), ctl, chain.hops, l.dst, socks::Command::kBind, deadline, &hs);
   if (!outcome.status.ok()) {
     char why[200];
     SOCKS_LOG(kWarn, "bind via %s: failed: %s", last.label.c_str(),
@@ -397,18 +403,23 @@ void applyAcceptFlags(int fd, int flags) {
 }
 
 // The primary connection's destination, if the process has one.
-std::optional<socks::Address> primaryDestination() {
+struct PrimaryDestination {
+  socks::Address dst;
+  const Chain* chain = nullptr;
+};
+
+std::optional<PrimaryDestination> primaryDestination() {
   Primary& p = primary();
   std::lock_guard<std::mutex> lock(p.mu);
   if (!p.any) {
     return std::nullopt;
   }
-  return p.dst;
+  return PrimaryDestination{p.dst, p.chain};
 }
 
 const ProcessState* bindState() {
   const ProcessState* state = processState();
-  if (state == nullptr || state->bind_mode == BindMode::kOff || state->chain.empty()) {
+  if (state == nullptr || state->bind_mode == socks::BindMode::kOff) {
     return nullptr;
   }
   return state;
@@ -417,10 +428,11 @@ const ProcessState* bindState() {
 // Tracks fd (bound at `local`, with the kernel's port) as a BIND listener to
 // be; the BIND itself starts later (ensureStarted).
 void trackCandidate(int fd, const sockaddr_storage& local_ss, const socks::Address& local,
-                    const socks::Address& dst) {
+                    const PrimaryDestination& primary) {
   auto listener = std::make_shared<BindListener>();
   listener->family = local_ss.ss_family;
-  listener->dst = dst;
+  listener->dst = primary.dst;
+  listener->chain = primary.chain;
   // The wake-up connects to the listener itself; a wildcard means loopback.
   socks::Address target = local;
   if (target.isUnspecified()) {
@@ -442,7 +454,7 @@ void trackCandidate(int fd, const sockaddr_storage& local_ss, const socks::Addre
 int ensureStarted(const std::shared_ptr<BindListener>& lp) {
   const ProcessState* state = loadedState();
   std::lock_guard<std::mutex> lock(lp->mu);
-  if (lp->started || state == nullptr || state->chain.empty()) {
+  if (lp->started || state == nullptr) {
     return 0;
   }
   const int err = startBind(lp, *state);
@@ -495,11 +507,11 @@ int hookBind(int fd, const sockaddr* addr, socklen_t len) {
   if (rc != 0) {
     return rc;
   }
-  if (!requested || (requested->port != 0 && state->bind_mode != BindMode::kAll)) {
+  if (!requested || (requested->port != 0 && state->bind_mode != socks::BindMode::kAll)) {
     return rc;  // an explicit port: a real local server
   }
   auto dst = primaryDestination();
-  if (!dst || (state->bind_mode == BindMode::kAuto && !isPublishable(*requested))) {
+  if (!dst || (state->bind_mode == socks::BindMode::kAuto && !isPublishable(*requested))) {
     return rc;
   }
   if (auto local = localAddress(fd)) {
@@ -521,6 +533,7 @@ int hookListen(int fd, int backlog) {
       return real::listen(fd, backlog);
     }
   }
+  noteListening(fd);  // a configured proxy's own port: this process is that proxy
   const ProcessState* state = bindState();
   if (state == nullptr || !isTcpSocket(fd)) {
     return real::listen(fd, backlog);
@@ -529,7 +542,7 @@ int hookListen(int fd, int backlog) {
   auto before = localAddress(fd);
   // Never bound (the kernel will pick the port) or, with "all", any socket.
   const bool candidate = dst && before &&
-                         (before->second.port == 0 || state->bind_mode == BindMode::kAll);
+                         (before->second.port == 0 || state->bind_mode == socks::BindMode::kAll);
   if (real::listen(fd, backlog) != 0) {
     return -1;
   }
@@ -537,7 +550,7 @@ int hookListen(int fd, int backlog) {
     return 0;
   }
   auto local = localAddress(fd);
-  if (!local || (state->bind_mode == BindMode::kAuto && !isPublishable(local->second))) {
+  if (!local || (state->bind_mode == socks::BindMode::kAuto && !isPublishable(local->second))) {
     return 0;
   }
   trackCandidate(fd, local->first, local->second, *dst);
@@ -563,7 +576,7 @@ int hookAccept(int fd, sockaddr* addr, socklen_t* len, int flags) {
   const ProcessState* state = loadedState();
   {
     std::lock_guard<std::mutex> lock(l.mu);
-    if (l.phase == BindListener::Phase::kIdle && state != nullptr && !state->chain.empty()) {
+    if (l.phase == BindListener::Phase::kIdle && state != nullptr && l.chain != nullptr) {
       const int err = startBind(lp, *state);
       if (err != 0) {
         errno = err;
@@ -593,7 +606,7 @@ int hookAccept(int fd, sockaddr* addr, socklen_t* len, int flags) {
     l.wake = -1;
     if (l.phase == BindListener::Phase::kFailed) {
       l.phase = BindListener::Phase::kIdle;
-      if (state != nullptr && !state->chain.empty()) {
+      if (state != nullptr && l.chain != nullptr) {
         (void)startBind(lp, *state);  // ready for the next accept; failures were logged
       }
       errno = ECONNABORTED;
@@ -615,7 +628,7 @@ int hookAccept(int fd, sockaddr* addr, socklen_t* len, int flags) {
     l.control = -1;
     l.hs.reset();
     l.phase = BindListener::Phase::kIdle;
-    if (state != nullptr && !state->chain.empty()) {
+    if (state != nullptr && l.chain != nullptr) {
       (void)startBind(lp, *state);  // one BIND carries one connection: the next one now
     }
     lock.unlock();
@@ -625,7 +638,7 @@ int hookAccept(int fd, sockaddr* addr, socklen_t* len, int flags) {
     entry->kind = FdKind::kProxiedStream;
     entry->peer_len = toSockaddr(peer, family, entry->peer);
     entry->local_len = toSockaddr(bnd, family, entry->local);
-    entry->first_hop = state != nullptr ? state->chain.front().addr : socks::Address();
+    entry->first_hop = l.chain != nullptr ? l.chain->hops.front().addr : socks::Address();
     entry->dst = peer;
     fdtable::set(conn, entry);
     copyOut(entry->peer, entry->peer_len, addr, len);
@@ -772,8 +785,8 @@ BindListener::~BindListener() {
   }
 }
 
-void noteProxiedConnection(int fd, const socks::Address& dst,
-                           const socks::Address& published) noexcept {
+void noteProxiedConnection(int fd, const socks::Address& dst, const socks::Address& published,
+                           const Chain* chain) noexcept {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   std::optional<socks::Address> local;
@@ -784,6 +797,7 @@ void noteProxiedConnection(int fd, const socks::Address& dst,
   std::lock_guard<std::mutex> lock(p.mu);
   p.any = true;
   p.dst = dst;
+  p.chain = chain;
   if (!local) {
     return;
   }

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -27,26 +28,6 @@
 namespace socksify {
 namespace {
 
-bool isProxy(const ProcessState& state, const socks::Address& dst) {
-  for (const socks::Hop& hop : state.chain) {
-    if (hop.addr == dst) {
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string chainLabel(const ProcessState& state) {
-  std::string label;
-  for (const socks::Hop& hop : state.chain) {
-    if (!label.empty()) {
-      label += " > ";
-    }
-    label += hop.label;
-  }
-  return label;
-}
-
 // Leaves the socket unconnected again after a failed attempt, as a failed
 // direct connect would (Linux: connect(AF_UNSPEC) disconnects a TCP socket).
 void disconnect(int fd) {
@@ -62,12 +43,32 @@ int failWith(int err) {
   return -1;
 }
 
-// Names that must go out as addresses (the last hop is SOCKS4 or SOCKS5
-// without remote resolution) are resolved here, never by libc.
-bool resolveForHop(const ProcessState& state, socks::Address& target) {
+// Why a destination goes direct, for the -v trace.
+const char* directReason(const ProcessState& state, const socks::Decision& d, char* buf,
+                         std::size_t size) {
+  switch (d.rule) {
+    case socks::Decision::Rule::kProxyItself:
+      return "a configured proxy";
+    case socks::Decision::Rule::kLoopback:
+      return "local destination";
+    case socks::Decision::Rule::kDefaultDirect:
+      return "no route, no proxy";
+    case socks::Decision::Rule::kRoute:
+      snprintf(buf, size, "%s:%u", state.config.file.c_str(),
+               static_cast<unsigned>(state.config.routes[d.route].pos.line));
+      return buf;
+    case socks::Decision::Rule::kDefaultProxy:
+      break;
+  }
+  return "route";
+}
+
+// Names resolved here, never by libc: c-ares with real sockets. family is
+// AF_INET (SOCKS4, or an AF_INET socket) or AF_UNSPEC.
+bool resolveHere(const ProcessState& state, socks::Address& target, int family) {
   socks::ResolveOptions options;
   options.timeout_ms = static_cast<int>(state.connect_timeout.count());
-  options.family = state.chain.back().kind == socks::ProxyKind::kSocks4 ? AF_INET : AF_UNSPEC;
+  options.family = family;
   auto resolved = socks::resolveName(realSocketOps(), target.domainView(), options);
   if (!resolved.ok() || resolved->addresses.empty()) {
     return false;
@@ -78,61 +79,152 @@ bool resolveForHop(const ProcessState& state, socks::Address& target) {
   return true;
 }
 
-int proxiedConnect(const ProcessState& state, int fd, const sockaddr* addr, socklen_t len,
-                   socks::Address target) {
+// One `direct` alternative. The last alternative to an address is the
+// program's own connect(), unchanged (a non-blocking caller gets
+// EINPROGRESS); an earlier one is bounded by the connect timeout so that the
+// next can be tried. A name (the program connected to a fake address) is
+// resolved here first. Returns 0, or -1 with *err set.
+int directConnect(const ProcessState& state, int fd, const sockaddr* addr, socklen_t len,
+                  socks::Address target, bool last, int* err) {
+  sockaddr_storage resolved{};
+  if (target.type == socks::Address::Type::kDomain) {
+    if (!resolveHere(state, target, addr->sa_family == AF_INET ? AF_INET : AF_UNSPEC)) {
+      *err = EHOSTUNREACH;
+      return -1;
+    }
+    len = target.toSockaddr(resolved, addr->sa_family);
+    if (len == 0) {
+      *err = EAFNOSUPPORT;
+      return -1;
+    }
+    addr = reinterpret_cast<const sockaddr*>(&resolved);
+  }
+  fdtable::clear(fd);
+  if (last) {
+    const int rc = real::connect(fd, addr, len);
+    *err = errno;
+    return rc;
+  }
+  const socks::net::Deadline deadline(state.connect_timeout);
+  const socks::Status status = socks::net::connectWithDeadline(realSocketOps(), fd, addr, len,
+                                                               deadline);
+  if (!status.ok()) {
+    *err = socks::toErrno(status);
+    disconnect(fd);
+    return -1;
+  }
+  return 0;
+}
+
+// One chain alternative: the program's descriptor becomes the connection to
+// the first hop, and the handshake runs over it. Returns 0, or -1 with *err.
+int chainConnect(const ProcessState& state, const Chain& chain, int fd, const sockaddr* addr,
+                 socklen_t len, socks::Address target, int* err) {
   char dst_text[300];
   target.format(dst_text, sizeof dst_text);
-  if (state.chain.empty()) {
-    SOCKS_LOG(kWarn, "connect %s: blocked (the proxy configuration is invalid)", dst_text);
-    return failWith(EACCES);
+  if (!chain.usable) {
+    SOCKS_LOG(kInfo, "connect %s via %s: a proxy's host name did not resolve", dst_text,
+              chain.label.c_str());
+    *err = EHOSTUNREACH;
+    return -1;
   }
-  if (target.type == socks::Address::Type::kDomain &&
-      !socks::resolvesRemotely(state.chain.back().kind) && !resolveForHop(state, target)) {
+  if (target.type == socks::Address::Type::kDomain && !chain.remoteNames() &&
+      !resolveHere(state, target,
+                   chain.hops.back().kind == socks::ProxyKind::kSocks4 ? AF_INET : AF_UNSPEC)) {
     SOCKS_LOG(kInfo, "connect %s: cannot resolve the name locally", dst_text);
-    return failWith(EHOSTUNREACH);
+    *err = EHOSTUNREACH;
+    return -1;
   }
 
   fdtable::clear(fd);  // whatever was recorded for this number is stale now
   const socks::net::Deadline deadline(state.connect_timeout);
   const socks::net::ChainOutcome outcome = socks::net::connectThroughChain(
-      realSocketOps(), fd, state.chain, target, socks::Command::kConnect, deadline);
+      realSocketOps(), fd, chain.hops, target, socks::Command::kConnect, deadline);
   if (!outcome.status.ok()) {
-    const int err = socks::toErrno(outcome.status);
+    *err = socks::toErrno(outcome.status);
     if (socks::log::enabled(socks::log::Level::kInfo)) {
       char why[200];
-      SOCKS_LOG(kInfo, "connect %s via %s: failed at hop %zu: %s", dst_text,
-                chainLabel(state).c_str(), outcome.failed_hop + 1,
-                socks::describe(outcome.status, why, sizeof why));
+      SOCKS_LOG(kInfo, "connect %s via %s: failed at hop %zu: %s", dst_text, chain.label.c_str(),
+                outcome.failed_hop + 1, socks::describe(outcome.status, why, sizeof why));
     }
     disconnect(fd);
-    return failWith(err);
+    return -1;
   }
 
   auto* entry = new FdState;
   std::memcpy(&entry->peer, addr, len < sizeof entry->peer ? len : sizeof entry->peer);
   entry->peer_len = len < sizeof entry->peer ? len : sizeof entry->peer;
-  entry->first_hop = state.chain.front().addr;
+  entry->first_hop = chain.hops.front().addr;
   entry->dst = target;
   // getsockname() answers what the destination sees: the address the proxy
   // connected from (the reply's BND), when the proxy says — the address an
   // active-FTP client publishes, and where BIND makes it reachable. Without
   // BIND the true local address stays more useful.
   const socks::Address& bnd = outcome.bound;
-  if (state.bind_mode != BindMode::kOff && bnd.isIp() && !bnd.isUnspecified() &&
+  if (state.bind_mode != socks::BindMode::kOff && bnd.isIp() && !bnd.isUnspecified() &&
       !(addr->sa_family == AF_INET && bnd.type == socks::Address::Type::kIPv6)) {
     entry->local_len = bnd.toSockaddr(entry->local, addr->sa_family);
   }
-  noteProxiedConnection(fd, target, entry->local_len > 0 ? bnd : socks::Address());
+  noteProxiedConnection(fd, target, entry->local_len > 0 ? bnd : socks::Address(), &chain);
   if (!fdtable::set(fd, entry)) {
     SOCKS_LOG(kDebug, "fd %d is beyond the descriptor table; getpeername shows the proxy", fd);
   }
   if (socks::log::enabled(socks::log::Level::kInfo)) {
     char bound[300];
     outcome.bound.format(bound, sizeof bound);
-    SOCKS_LOG(kInfo, "connect %s via %s: ok (proxy bound %s)", dst_text, chainLabel(state).c_str(),
+    SOCKS_LOG(kInfo, "connect %s via %s: ok (proxy bound %s)", dst_text, chain.label.c_str(),
               bound);
   }
   return 0;
+}
+
+// Tries the decision's alternatives in order (failover) until one connects;
+// `block` ends the search. The errno is the last attempt's.
+int routedConnect(const ProcessState& state, int fd, const sockaddr* addr, socklen_t len,
+                  const socks::Address& target, const socks::Decision& d) {
+  char dst_text[300];
+  target.format(dst_text, sizeof dst_text);
+  int err = EACCES;
+  const std::size_t n = d.alternatives.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const socks::Target& alt = d.alternatives[i];
+    const bool last = i + 1 == n;
+    if (i > 0) {
+      SOCKS_LOG(kInfo, "connect %s: trying the next alternative (%zu of %zu)", dst_text, i + 1, n);
+    }
+    switch (alt.kind) {
+      case socks::Target::Kind::kBlock:
+        SOCKS_LOG(kInfo, "connect %s: blocked by %s", dst_text, state.config.file.c_str());
+        fdtable::clear(fd);
+        return failWith(EACCES);
+      case socks::Target::Kind::kDirect: {
+        if (socks::log::enabled(socks::log::Level::kInfo)) {
+          char why[320];
+          SOCKS_LOG(kInfo, "connect %s: direct (%s)", dst_text,
+                    directReason(state, d, why, sizeof why));
+        }
+        if (directConnect(state, fd, addr, len, target, last, &err) == 0) {
+          return 0;
+        }
+        if (last) {
+          return failWith(err);
+        }
+        break;
+      }
+      case socks::Target::Kind::kChain: {
+        const Chain* chain = state.chainFor(alt);
+        if (chain == nullptr) {
+          err = EACCES;  // cannot happen: every chain a route names is built
+          break;
+        }
+        if (chainConnect(state, *chain, fd, addr, len, target, &err) == 0) {
+          return 0;
+        }
+        break;
+      }
+    }
+  }
+  return failWith(err);
 }
 
 int hookConnect(int fd, const sockaddr* addr, socklen_t len) {
@@ -159,15 +251,22 @@ int hookConnect(int fd, const sockaddr* addr, socklen_t len) {
   // Direct destinations are decided before asking the kernel what the socket
   // is: a loopback connect costs no extra system call.
   const bool fake = socks::FakeDns::inFakeRange(*dst);
-  if (!fake && (dst->isLoopback() || dst->isUnspecified() || isProxy(*state, *dst))) {
-    if (socks::log::enabled(socks::log::Level::kInfo)) {
-      char text[64];
-      dst->format(text, sizeof text);
-      SOCKS_LOG(kInfo, "connect %s: direct (%s)", text,
-                isProxy(*state, *dst) ? "a configured proxy" : "local destination");
+  socks::Decision decision;
+  if (!fake) {
+    decision = dst->isUnspecified() ? socks::Decision{} : state->decide(*dst);
+    if (dst->isUnspecified() || (decision.alternatives.size() == 1 &&
+                                 decision.alternatives[0].kind == socks::Target::Kind::kDirect)) {
+      if (socks::log::enabled(socks::log::Level::kInfo)) {
+        char text[64];
+        char why[320];
+        dst->format(text, sizeof text);
+        SOCKS_LOG(kInfo, "connect %s: direct (%s)", text,
+                  dst->isUnspecified() ? "local destination"
+                                       : directReason(*state, decision, why, sizeof why));
+      }
+      fdtable::clear(fd);
+      return real::connect(fd, addr, len);
     }
-    fdtable::clear(fd);
-    return real::connect(fd, addr, len);
   }
   if (!isTcpSocket(fd)) {
     return isDatagramSocket(fd) ? udpConnect(fd, addr, len, *state) : real::connect(fd, addr, len);
@@ -182,8 +281,9 @@ int hookConnect(int fd, const sockaddr* addr, socklen_t len) {
       return failWith(EHOSTUNREACH);
     }
     target = *name;
+    decision = state->decide(target);
   }
-  return proxiedConnect(*state, fd, addr, len, target);
+  return routedConnect(*state, fd, addr, len, target, decision);
 }
 
 bool sameHost(const sockaddr_storage& ss, socklen_t len, const socks::Address& hop) {

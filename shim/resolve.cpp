@@ -3,14 +3,15 @@
 //
 // Every hook decides in the same order (DESIGN.md "Names (DNS)"):
 //   1. inert (no process state) or inside the state load → the real call;
-//   2. numeric strings → the real call (libc parses them, no lookup);
+//   2. numeric strings, and names whose route says `dns system`
+//      (socks::dnsModeFor) → the real call;
 //   3. "localhost", "*.localhost" and names in /etc/hosts → answered from the
 //      hosts file through c-ares with lookups "f": never sent away;
-//   4. DnsMode::kRemote → a fake address from the shared FakeDns map;
-//      DnsMode::kLocal → c-ares with the real sockets (realSocketOps()).
-// Reverse lookups: a fake address → its name; otherwise, in kRemote mode or
-// for loopback, the hosts file only (a PTR query would leak), in kLocal mode
-// c-ares.
+//   4. dns remote → a fake address from the shared FakeDns map;
+//      dns local → c-ares with the real sockets (realSocketOps()).
+// Reverse lookups: a fake address → its name; otherwise per the address's
+// route: system → libc; remote, or loopback, → the hosts file only (a PTR
+// query would leak); local → c-ares.
 //
 // Our addrinfo lists. Each node is one malloc() block (the addrinfo, then its
 // sockaddr) with ai_canonname strdup'ed separately — glibc's own layout, so
@@ -48,6 +49,7 @@
 #include "socks/fake_dns.h"
 #include "socks/log.h"
 #include "socks/resolver.h"
+#include "socks/router.h"
 #include "state.h"
 
 namespace socksify {
@@ -69,6 +71,16 @@ const ProcessState* activeState() noexcept {
     return nullptr;
   }
   return processState();
+}
+
+// Names whose route says `dns system` go to libc, as without socksify.
+bool systemResolves(const ProcessState& state, const char* name) {
+  return socks::dnsModeFor(state.config, name) == socks::DnsMode::kSystem;
+}
+
+// Reverse lookups of real addresses follow the address's route.
+bool systemReverses(const ProcessState& state, const Address& addr) {
+  return !FakeDns::inFakeRange(addr) && state.decide(addr).dns == socks::DnsMode::kSystem;
 }
 
 // ---------------------------------------------------------------------------
@@ -233,7 +245,8 @@ Status resolveHostName(const ProcessState& state, std::string_view name, int fam
   if (!error.ok()) {
     return error;
   }
-  if (state.dns_mode == DnsMode::kLocal) {
+  const socks::Decision route = socks::routeForName(state.config, name);
+  if (route.dns != socks::DnsMode::kRemote) {  // kLocal (kSystem never comes here)
     socks::ResolveOptions options;
     options.family = (family == AF_INET6 && v4mapped) ? AF_UNSPEC : family;
     options.timeout_ms = kLocalLookupTimeoutMs;
@@ -256,8 +269,9 @@ Status resolveHostName(const ProcessState& state, std::string_view name, int fam
   // AF_UNSPEC gets the fake of the first proxy's family: the program makes
   // its socket from the answer, and an AF_INET socket cannot reach an IPv6
   // proxy (nor can we swap the program's socket for another).
-  const bool first_hop_v6 =
-      !state.chain.empty() && state.chain.front().addr.type == socks::Address::Type::kIPv6;
+  const Chain* chain = route.alternatives.empty() ? nullptr
+                                                  : state.chainFor(route.alternatives.front());
+  const bool first_hop_v6 = chain != nullptr && chain->ipv6FirstHop();
   const bool v6 = family == AF_INET6 || (family == AF_UNSPEC && first_hop_v6);
   out.addresses.push_back(v6 ? FakeDns::ipv6For(*index, 0) : FakeDns::ipv4For(*index, 0));
   out.canonical.assign(name);
@@ -440,7 +454,8 @@ int buildList(const std::vector<std::pair<Address, int>>& addrs, const std::vect
 
 int hookGetaddrinfo(const char* node, const char* service, const addrinfo* hints, addrinfo** res) {
   const ProcessState* state = activeState();
-  if (state == nullptr || node == nullptr || (hints != nullptr && (hints->ai_flags & AI_NUMERICHOST))) {
+  if (state == nullptr || node == nullptr || (hints != nullptr && (hints->ai_flags & AI_NUMERICHOST)) ||
+      systemResolves(*state, node)) {
     return realGetaddrinfo(node, service, hints, res);
   }
   addrinfo h{};
@@ -600,7 +615,7 @@ std::optional<std::string> nameForAddress(const ProcessState& state, const Addre
     return std::nullopt;
   }
   socks::ResolveOptions options;
-  options.hosts_only = state.dns_mode == DnsMode::kRemote || addr.isLoopback();
+  options.hosts_only = state.decide(addr).dns == socks::DnsMode::kRemote || addr.isLoopback();
   options.timeout_ms = kLocalLookupTimeoutMs;
   socks::Result<std::string> r = socks::resolveAddress(realSocketOps(), addr, options);
   if (!r.ok()) {
@@ -695,7 +710,7 @@ int hookGetnameinfo(const sockaddr* sa, socklen_t salen, char* host, socklen_t h
     return realGetnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
   }
   const std::optional<Address> addr = Address::fromSockaddr(sa, salen);
-  if (!addr) {
+  if (!addr || systemReverses(*state, *addr)) {
     // Not AF_INET/AF_INET6, or a short length: libc answers without a lookup.
     return realGetnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
   }
@@ -759,7 +774,8 @@ SOCKSIFY_EXPORT int getnameinfo(const struct sockaddr* sa, socklen_t salen, char
 SOCKSIFY_EXPORT struct hostent* gethostbyname2(const char* name, int af) {
   try {
     const socksify::ProcessState* state = activeState();
-    if (state == nullptr || name == nullptr || socksify::isNumericForHostent(name)) {
+    if (state == nullptr || name == nullptr || socksify::isNumericForHostent(name) ||
+        socksify::systemResolves(*state, name)) {
       auto fn = socksify::real::gethostbyname2.get();
       return fn != nullptr ? fn(name, af) : socksify::failHostent();
     }
@@ -772,7 +788,8 @@ SOCKSIFY_EXPORT struct hostent* gethostbyname2(const char* name, int af) {
 SOCKSIFY_EXPORT struct hostent* gethostbyname(const char* name) {
   try {
     const socksify::ProcessState* state = activeState();
-    if (state == nullptr || name == nullptr || socksify::isNumericForHostent(name)) {
+    if (state == nullptr || name == nullptr || socksify::isNumericForHostent(name) ||
+        socksify::systemResolves(*state, name)) {
       auto fn = socksify::real::gethostbyname.get();
       return fn != nullptr ? fn(name) : socksify::failHostent();
     }
@@ -786,7 +803,8 @@ SOCKSIFY_EXPORT int gethostbyname2_r(const char* name, int af, struct hostent* r
                                      size_t buflen, struct hostent** result, int* h_errnop) {
   try {
     const socksify::ProcessState* state = activeState();
-    if (state == nullptr || name == nullptr || socksify::isNumericForHostent(name)) {
+    if (state == nullptr || name == nullptr || socksify::isNumericForHostent(name) ||
+        socksify::systemResolves(*state, name)) {
       auto fn = socksify::real::gethostbyname2_r.get();
       return fn != nullptr ? fn(name, af, ret, buf, buflen, result, h_errnop)
                            : socksify::failReentrant(result, h_errnop, ENOSYS);
@@ -801,7 +819,8 @@ SOCKSIFY_EXPORT int gethostbyname_r(const char* name, struct hostent* ret, char*
                                     size_t buflen, struct hostent** result, int* h_errnop) {
   try {
     const socksify::ProcessState* state = activeState();
-    if (state == nullptr || name == nullptr || socksify::isNumericForHostent(name)) {
+    if (state == nullptr || name == nullptr || socksify::isNumericForHostent(name) ||
+        socksify::systemResolves(*state, name)) {
       auto fn = socksify::real::gethostbyname_r.get();
       return fn != nullptr ? fn(name, ret, buf, buflen, result, h_errnop)
                            : socksify::failReentrant(result, h_errnop, ENOSYS);
@@ -816,7 +835,7 @@ SOCKSIFY_EXPORT struct hostent* gethostbyaddr(const void* addr, socklen_t len, i
   try {
     const socksify::ProcessState* state = activeState();
     const std::optional<socks::Address> a = socksify::addressOf(addr, len, type);
-    if (state == nullptr || !a) {
+    if (state == nullptr || !a || socksify::systemReverses(*state, *a)) {
       auto fn = socksify::real::gethostbyaddr.get();
       return fn != nullptr ? fn(addr, len, type) : socksify::failHostent();
     }
@@ -837,7 +856,7 @@ SOCKSIFY_EXPORT int gethostbyaddr_r(const void* addr, socklen_t len, int type, s
   try {
     const socksify::ProcessState* state = activeState();
     const std::optional<socks::Address> a = socksify::addressOf(addr, len, type);
-    if (state == nullptr || !a) {
+    if (state == nullptr || !a || socksify::systemReverses(*state, *a)) {
       auto fn = socksify::real::gethostbyaddr_r.get();
       return fn != nullptr ? fn(addr, len, type, ret, buf, buflen, result, h_errnop)
                            : socksify::failReentrant(result, h_errnop, ENOSYS);

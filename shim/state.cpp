@@ -1,15 +1,29 @@
-// The process state, built once from the environment and immutable afterwards.
+// The process state, built once from the environment or socks.conf and
+// immutable afterwards.
 #include "state.h"
 
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <climits>
 #include <cmath>
+#include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 
+#include "fd_table.h"
 #include "real.h"
 #include "socks/log.h"
 #include "socks/resolver.h"
@@ -20,6 +34,8 @@ namespace {
 std::once_flag g_once;
 std::atomic<const ProcessState*> g_state{nullptr};
 std::atomic<bool> g_loaded{false};
+// Set when the process turns out to be a configured proxy itself.
+std::atomic<bool> g_inert{false};
 thread_local bool t_loading = false;
 
 // Resolves a proxy's host once, locally, with real sockets: the proxy itself
@@ -34,7 +50,7 @@ bool resolveHop(const socks::ProxyUrl& url, int timeout_ms, socks::Hop& hop) {
   auto resolved = socks::resolveName(realSocketOps(), url.host, options);
   if (!resolved.ok() || resolved->addresses.empty()) {
     char why[160];
-    SOCKS_LOG(kError, "cannot resolve proxy host %s: %s", url.host.c_str(),
+    SOCKS_LOG(kError, "cannot resolve proxy host %s: %s; routes through it fail", url.host.c_str(),
               socks::describe(resolved.status(), why, sizeof why));
     return false;
   }
@@ -43,83 +59,241 @@ bool resolveHop(const socks::ProxyUrl& url, int timeout_ms, socks::Hop& hop) {
   return true;
 }
 
-// A state whose chain is empty blocks: connections that would have gone
-// through the proxy fail with EACCES instead of leaking out directly.
-ProcessState* blockingState(ProcessState* state) {
-  state->chain.clear();
-  return state;
+// What an invalid configuration becomes: nothing leaks. Every destination a
+// route could have sent through a proxy is refused (EACCES), names get fake
+// addresses (no query leaves the machine), loopback stays usable.
+socks::Config blockingConfig(std::string file) {
+  socks::Config config;
+  config.file = std::move(file);
+  socks::Route route;
+  route.matches.emplace_back();  // `*`
+  socks::Target block;
+  block.kind = socks::Target::Kind::kBlock;
+  route.alternatives.push_back(block);
+  config.routes.push_back(std::move(route));
+  return config;
 }
 
-ProcessState* build() {
-  // Secure execution (setuid/setgid, capabilities): the environment belongs
-  // to someone else. Only a system configuration may apply (a later issue).
-  if (getauxval(AT_SECURE) != 0) {
-    return nullptr;
+bool fileExists(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// The names a program answers to: argv[0]'s last component and its
+// executable's (python3 and python3.11, sh and dash).
+bool excluded(const socks::Config& config) {
+  if (config.excludes.empty()) {
+    return false;
   }
-  if (const char* lvl = getenv("SOCKSIFY_LOG"); lvl != nullptr && *lvl != '\0') {
-    socks::log::Level level;
-    if (socks::log::parseLevel(lvl, level)) {
-      socks::log::setLevel(level);
-    } else {
-      SOCKS_LOG(kWarn, "SOCKSIFY_LOG=%s is not a level (quiet, error, warn, info, debug)", lvl);
+  std::string exe;
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n > 0) {
+    buf[n] = '\0';
+    const char* slash = strrchr(buf, '/');
+    exe = slash != nullptr ? slash + 1 : buf;
+  }
+  const char* argv0 = program_invocation_short_name;
+  for (const std::string& name : config.excludes) {
+    if (name == exe || (argv0 != nullptr && name == argv0)) {
+      return true;
     }
   }
-  const char* proxy = getenv("SOCKSIFY_PROXY");
-  if (proxy == nullptr || *proxy == '\0') {
-    return nullptr;  // no configuration: inert
-  }
+  return false;
+}
 
-  auto* state = new ProcessState;
-  state->fake_dns = socks::FakeDns::create();
-  if (state->fake_dns == nullptr) {
-    SOCKS_LOG(kError, "cannot map the fake-address table; the library is inert");
-    delete state;
-    return nullptr;
-  }
-  if (const char* t = getenv("SOCKSIFY_CONNECT_TIMEOUT"); t != nullptr && *t != '\0') {
-    char* end = nullptr;
-    const double seconds = strtod(t, &end);
-    if (end != t && *end == '\0' && std::isfinite(seconds) && seconds > 0 && seconds <= 86400) {
-      state->connect_timeout = std::chrono::milliseconds(static_cast<long>(seconds * 1000.0 + 0.5));
-    } else {
-      SOCKS_LOG(kWarn, "SOCKSIFY_CONNECT_TIMEOUT=%s is not a number of seconds; using %ld s", t,
-                static_cast<long>(state->connect_timeout.count() / 1000));
+// log-to syslog / file: a descriptor of the shim's own (protected from
+// programs that close every descriptor, close-on-exec).
+void applyLogTarget(const socks::Config& config) {
+  if (config.log_to == socks::LogTarget::kFile) {
+    const int fd = ::open(config.log_file.c_str(),
+                          O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0) {
+      SOCKS_LOG(kWarn, "%s: cannot open log file %s: %s; logging to stderr", config.file.c_str(),
+                config.log_file.c_str(), strerror(errno));
+      return;
     }
-  }
-
-  if (const char* b = getenv("SOCKSIFY_BIND"); b != nullptr && *b != '\0') {
-    if (strcmp(b, "auto") == 0) {
-      state->bind_mode = BindMode::kAuto;
-    } else if (strcmp(b, "all") == 0) {
-      state->bind_mode = BindMode::kAll;
-    } else if (strcmp(b, "off") == 0) {
-      state->bind_mode = BindMode::kOff;
-    } else {
-      SOCKS_LOG(kWarn, "SOCKSIFY_BIND=%s is not auto, all or off; using auto", b);
+    fdtable::own(fd);
+    socks::log::setDestination(fd, false);
+  } else if (config.log_to == socks::LogTarget::kSyslog) {
+    const int fd = real::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      return;
     }
+    sockaddr_un un{};
+    un.sun_family = AF_UNIX;
+    strncpy(un.sun_path, "/dev/log", sizeof un.sun_path - 1);
+    if (real::connect(fd, reinterpret_cast<sockaddr*>(&un), sizeof un) != 0) {
+      SOCKS_LOG(kWarn, "%s: cannot reach syslog at /dev/log: %s; logging to stderr",
+                config.file.c_str(), strerror(errno));
+      real::close(fd);
+      return;
+    }
+    fdtable::own(fd);
+    socks::log::setDestination(fd, true);
   }
+}
 
+void logDiagnostic(socks::log::Level level, const socks::Diagnostic& d) {
+  if (socks::log::enabled(level)) {
+    const std::string text = d.text();
+    socks::log::write(level, "%s", text.c_str());
+  }
+}
+
+// SOCKSIFY_PROXY=URL[,URL...]: proxies p1..pN, `route * -> p1 > ... > pN`.
+socks::Config configFromEnvironment(const char* proxy) {
   auto urls = socks::parseProxyList(proxy);
   if (!urls.ok()) {
     SOCKS_LOG(kError, "SOCKSIFY_PROXY, column %u: %s; connections that would be proxied fail",
               urls.status().column(), urls.status().reason());
-    return blockingState(state);
+    return blockingConfig("SOCKSIFY_PROXY");
   }
-  for (const socks::ProxyUrl& url : *urls) {
-    socks::Hop hop;
-    hop.kind = url.kind;
-    hop.user = url.user;
-    hop.password = url.password;
-    hop.has_credentials = url.has_user;
-    hop.label = url.redacted();
-    if (!resolveHop(url, static_cast<int>(state->connect_timeout.count()), hop)) {
-      return blockingState(state);
+  return socks::configFromProxyList(*urls);
+}
+
+// Settings the environment may override (SOCKSIFY_CONNECT_TIMEOUT, SOCKSIFY_BIND).
+void applyEnvironmentOverrides(socks::Config& config) {
+  if (const char* t = getenv("SOCKSIFY_CONNECT_TIMEOUT"); t != nullptr && *t != '\0') {
+    char* end = nullptr;
+    const double seconds = strtod(t, &end);
+    if (end != t && *end == '\0' && std::isfinite(seconds) && seconds > 0 && seconds <= 86400) {
+      config.connect_timeout =
+          std::chrono::milliseconds(static_cast<long>(seconds * 1000.0 + 0.5));
+    } else {
+      SOCKS_LOG(kWarn, "SOCKSIFY_CONNECT_TIMEOUT=%s is not a number of seconds; using %ld ms", t,
+                static_cast<long>(config.connect_timeout.count()));
     }
-    state->chain.push_back(std::move(hop));
   }
-  state->dns_mode = socks::resolvesRemotely(state->chain.back().kind) ? DnsMode::kRemote
-                                                                       : DnsMode::kLocal;
-  return state;
+  if (const char* b = getenv("SOCKSIFY_BIND"); b != nullptr && *b != '\0') {
+    if (strcmp(b, "auto") == 0) {
+      config.bind = socks::BindMode::kAuto;
+    } else if (strcmp(b, "all") == 0) {
+      config.bind = socks::BindMode::kAll;
+    } else if (strcmp(b, "off") == 0) {
+      config.bind = socks::BindMode::kOff;
+    } else {
+      SOCKS_LOG(kWarn, "SOCKSIFY_BIND=%s is not auto, all or off; using %s", b,
+                socks::bindModeName(config.bind));
+    }
+  }
+}
+
+void addChain(ProcessState& state, const std::vector<std::uint32_t>& proxies,
+              std::vector<socks::Hop>& resolved, std::vector<signed char>& ok) {
+  for (const Chain& c : state.chains) {
+    if (c.proxies == proxies) {
+      return;
+    }
+  }
+  Chain chain;
+  chain.proxies = proxies;
+  const int timeout_ms = static_cast<int>(state.config.connect_timeout.count());
+  for (std::uint32_t i : proxies) {
+    const socks::ProxyDef& def = state.config.proxies[i];
+    if (ok[i] == 0) {  // not tried yet
+      socks::Hop& hop = resolved[i];
+      hop.kind = def.url.kind;
+      hop.user = def.url.user;
+      hop.password = def.url.password;
+      hop.has_credentials = def.url.has_user;
+      hop.label = def.name.empty() ? def.url.redacted() : def.name;
+      ok[i] = resolveHop(def.url, timeout_ms, hop) ? 1 : -1;
+    }
+    chain.usable = chain.usable && ok[i] > 0;
+    chain.hops.push_back(resolved[i]);
+    chain.label += chain.label.empty() ? "" : " > ";
+    chain.label += resolved[i].label;
+  }
+  state.chains.push_back(std::move(chain));
+}
+
+// Every chain a route (or the implicit default) can lead to, resolved now:
+// the hooks then only look them up.
+void buildChains(ProcessState& state) {
+  const socks::Config& config = state.config;
+  std::vector<socks::Hop> resolved(config.proxies.size());
+  std::vector<signed char> ok(config.proxies.size(), 0);
+  for (const socks::Route& route : config.routes) {
+    for (const socks::Target& t : route.alternatives) {
+      if (t.kind == socks::Target::Kind::kChain) {
+        addChain(state, t.hops, resolved, ok);
+      }
+    }
+  }
+  if (const std::size_t first = config.firstNamedProxy(); first != static_cast<std::size_t>(-1)) {
+    addChain(state, {static_cast<std::uint32_t>(first)}, resolved, ok);
+  }
+}
+
+ProcessState* build() {
+  // A proxy (socksd, the launcher) that says so is never socksified.
+  if (dlsym(RTLD_DEFAULT, "socksify_exempt") != nullptr) {
+    return nullptr;
+  }
+  // Secure execution (setuid/setgid, capabilities): the environment belongs
+  // to someone else. Only the system configuration may apply.
+  const bool secure = getauxval(AT_SECURE) != 0;
+  const auto env = [secure](const char* name) -> const char* {
+    return secure ? nullptr : getenv(name);
+  };
+  bool level_from_env = false;
+  if (const char* lvl = env("SOCKSIFY_LOG"); lvl != nullptr && *lvl != '\0') {
+    socks::log::Level level;
+    if (socks::log::parseLevel(lvl, level)) {
+      socks::log::setLevel(level);
+      level_from_env = true;
+    } else {
+      SOCKS_LOG(kWarn, "SOCKSIFY_LOG=%s is not a level (quiet, error, warn, info, debug)", lvl);
+    }
+  }
+
+  auto state = std::make_unique<ProcessState>();
+  if (const char* proxy = env("SOCKSIFY_PROXY"); proxy != nullptr && *proxy != '\0') {
+    state->config = configFromEnvironment(proxy);
+  } else {
+    socks::LookupEnv lookup;
+    lookup.getenv = env;
+    lookup.exists = fileExists;
+    lookup.secure = secure;
+    const std::optional<socks::ConfigLocation> where = socks::findConfigFile("", lookup);
+    if (!where) {
+      return nullptr;  // no configuration: inert
+    }
+    socks::ConfigResult<socks::Config> loaded = socks::loadConfigFile(where->path, env);
+    if (!loaded.ok()) {
+      logDiagnostic(socks::log::Level::kError, loaded.error());
+      SOCKS_LOG(kError, "the configuration is not applied: connections that would be proxied "
+                        "fail (EACCES)");
+      state->config = blockingConfig(where->path);
+    } else {
+      state->config = std::move(loaded).value();
+      if (excluded(state->config)) {
+        return nullptr;
+      }
+      if (!level_from_env) {
+        socks::log::setLevel(state->config.log_level);
+      }
+      applyLogTarget(state->config);
+      for (const socks::Diagnostic& w : loaded.warnings) {
+        logDiagnostic(socks::log::Level::kWarn, w);
+      }
+    }
+  }
+  if (!secure) {
+    applyEnvironmentOverrides(state->config);
+  }
+  state->connect_timeout = state->config.connect_timeout;
+  state->bind_mode = state->config.bind;
+  state->udp = state->config.udp;
+
+  state->fake_dns = socks::FakeDns::create();
+  if (state->fake_dns == nullptr) {
+    SOCKS_LOG(kError, "cannot map the fake-address table; the library is inert");
+    return nullptr;
+  }
+  buildChains(*state);
+  return state.release();
 }
 
 void load() {
@@ -135,11 +309,67 @@ void load() {
   t_loading = false;
 }
 
+bool isLocalInterfaceAddress(const socks::Address& a) {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) {
+    return false;
+  }
+  bool found = false;
+  for (ifaddrs* p = list; p != nullptr && !found; p = p->ifa_next) {
+    if (p->ifa_addr == nullptr) {
+      continue;
+    }
+    const socklen_t len = p->ifa_addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6)
+                                                             : sizeof(sockaddr_in);
+    if (auto local = socks::Address::fromSockaddr(p->ifa_addr, len)) {
+      found = local->type == a.type && local->ip == a.ip;
+    }
+  }
+  freeifaddrs(list);
+  return found;
+}
+
 }  // namespace
+
+const Chain* ProcessState::chainFor(const socks::Target& target) const noexcept {
+  if (target.kind != socks::Target::Kind::kChain) {
+    return nullptr;
+  }
+  for (const Chain& c : chains) {
+    if (c.proxies == target.hops) {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
+bool ProcessState::isProxy(const socks::Address& dst) const noexcept {
+  for (const Chain& c : chains) {
+    for (const socks::Hop& hop : c.hops) {
+      if (hop.addr.isIp() && hop.addr == dst) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+socks::Decision ProcessState::decide(const socks::Address& dst) const noexcept {
+  if (dst.isIp() && isProxy(dst)) {
+    static const socks::Target kDirect{};
+    socks::Decision d;
+    d.rule = socks::Decision::Rule::kProxyItself;
+    d.alternatives = std::span<const socks::Target>(&kDirect, 1);
+    d.dns = socks::DnsMode::kSystem;
+    return d;
+  }
+  return socks::route(config, dst);
+}
 
 const ProcessState* processState() noexcept {
   if (g_loaded.load(std::memory_order_acquire)) {
-    return g_state.load(std::memory_order_acquire);
+    return g_inert.load(std::memory_order_relaxed) ? nullptr
+                                                   : g_state.load(std::memory_order_acquire);
   }
   if (t_loading || shimBroken()) {
     return nullptr;
@@ -149,11 +379,44 @@ const ProcessState* processState() noexcept {
   } catch (...) {
     return nullptr;
   }
-  return g_state.load(std::memory_order_acquire);
+  return g_inert.load(std::memory_order_relaxed) ? nullptr
+                                                 : g_state.load(std::memory_order_acquire);
 }
 
 const ProcessState* loadedState() noexcept { return g_state.load(std::memory_order_acquire); }
 
 bool inStateLoad() noexcept { return t_loading; }
+
+void noteListening(int fd) noexcept {
+  const ProcessState* state = processState();
+  if (state == nullptr) {
+    return;
+  }
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (real::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    return;
+  }
+  const auto local = socks::Address::fromSockaddr(reinterpret_cast<const sockaddr*>(&ss), len);
+  if (!local) {
+    return;
+  }
+  for (const Chain& c : state->chains) {
+    for (const socks::Hop& hop : c.hops) {
+      if (!hop.addr.isIp() || hop.addr.port != local->port) {
+        continue;
+      }
+      const bool same = hop.addr == *local;
+      const bool wildcard =
+          local->isUnspecified() && (hop.addr.isLoopback() || isLocalInterfaceAddress(hop.addr));
+      if (same || wildcard) {
+        SOCKS_LOG(kInfo, "this process listens on proxy %s's port: it is that proxy, and "
+                         "its connections go direct", hop.label.c_str());
+        g_inert.store(true, std::memory_order_relaxed);
+        return;
+      }
+    }
+  }
+}
 
 }  // namespace socksify

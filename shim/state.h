@@ -1,10 +1,21 @@
 // shim/state.h — the process state: built once, immutable afterwards.
 //
-// processState() builds it on first call (std::call_once) from the
-// environment: SOCKSIFY_PROXY (a chain of proxy URLs), SOCKSIFY_LOG,
-// SOCKSIFY_CONNECT_TIMEOUT, SOCKSIFY_BIND. Without a proxy, or in secure-execution mode
-// (getauxval(AT_SECURE)), or when the configuration is invalid (one log line),
-// it returns nullptr: the shim is inert and every hook forwards to libc.
+// processState() builds it on first call (std::call_once). Where the
+// configuration comes from, in this order:
+//   - SOCKSIFY_PROXY=URL[,URL...] (a chain for every destination), with
+//     SOCKSIFY_CONNECT_TIMEOUT and SOCKSIFY_BIND;
+//   - else the socks.conf(5) file of the lookup order (SOCKSIFY_CONF,
+//     $XDG_CONFIG_HOME or ~/.config, /etc/socksify/socks.conf);
+//   - in secure-execution mode (getauxval(AT_SECURE)) the environment is
+//     ignored and only /etc/socksify/socks.conf counts.
+// SOCKSIFY_LOG overrides the file's log level. It returns nullptr — the shim
+// is inert and every hook forwards to libc — without a configuration, in a
+// program that carries the socksify_exempt marker (socks/exempt.h) or is
+// excluded by name, and from the moment the process listens on a configured
+// proxy's own port (it *is* that proxy: its connections must not loop back
+// into it). An invalid configuration is logged once and replaced by
+// `route * -> block`: connections that would have been proxied fail with
+// EACCES instead of leaking, names get fake addresses, loopback works.
 // Hooks that only need to know whether a descriptor is tracked use
 // loadedState(), which never triggers a load (so close/dup/fclose stay cheap
 // and can never recurse into loading).
@@ -12,33 +23,44 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "socks/address.h"
+#include "socks/config.h"
 #include "socks/fake_dns.h"
 #include "socks/proxy.h"
+#include "socks/router.h"
 
 namespace socksify {
 
-enum class DnsMode : std::uint8_t {
-  kRemote,  // the last hop is socks4a/socks5h: names become fake addresses
-  kLocal,   // names resolve here through c-ares with real sockets
-};
+// One chain of proxies a route leads to, with every hop's address resolved
+// once, locally (a proxy is never reached through a proxy).
+struct Chain {
+  std::vector<std::uint32_t> proxies;  // indices into Config::proxies, first hop first
+  std::vector<socks::Hop> hops;        // the same, ready for the handshake
+  std::string label;                   // "corp > tor" (never a password)
+  bool usable = true;                  // false: a hop's host name did not resolve
 
-// Which listening sockets become a SOCKS BIND on the proxy (SOCKSIFY_BIND).
-enum class BindMode : std::uint8_t {
-  kAuto,  // port 0 (or never bound) at the wildcard or a proxied connection's
-          // local address, in a process that has made a proxied connection
-  kAll,   // every listening TCP socket, once there is a proxied connection
-  kOff,   // never
+  bool remoteNames() const { return socks::resolvesRemotely(hops.back().kind); }
+  bool ipv6FirstHop() const { return hops.front().addr.type == socks::Address::Type::kIPv6; }
 };
 
 struct ProcessState {
-  std::vector<socks::Hop> chain;  // first hop first; never empty
-  DnsMode dns_mode = DnsMode::kRemote;
-  std::chrono::milliseconds connect_timeout{10000};
+  socks::Config config;       // passwords resolved
+  std::vector<Chain> chains;  // every chain a route names, and the default's
   socks::FakeDns* fake_dns = nullptr;  // shared with forked children; never null
-  BindMode bind_mode = BindMode::kAuto;
+  std::chrono::milliseconds connect_timeout{10000};
+  socks::BindMode bind_mode = socks::BindMode::kAuto;
+  bool udp = true;
+
+  // The chain for a kChain target (nullptr for direct and block).
+  const Chain* chainFor(const socks::Target& target) const noexcept;
+  // Whether dst is a configured proxy (by its resolved address and port):
+  // connections to it always go direct.
+  bool isProxy(const socks::Address& dst) const noexcept;
+  // The router's decision, with proxies-by-address direct.
+  socks::Decision decide(const socks::Address& dst) const noexcept;
 };
 
 const ProcessState* processState() noexcept;
@@ -46,5 +68,9 @@ const ProcessState* loadedState() noexcept;
 
 // True while this thread is building the state: hooks must forward.
 bool inStateLoad() noexcept;
+
+// listen() calls this: a process that listens on a configured proxy's own
+// address and port is that proxy, and the shim leaves it alone from then on.
+void noteListening(int fd) noexcept;
 
 }  // namespace socksify

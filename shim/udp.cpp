@@ -45,6 +45,7 @@ struct UdpAssociation {
   sockaddr_storage relay{};     // the proxy's relay, in the socket's family
   socklen_t relay_len = 0;
   socks::Address relay_addr;
+  const Chain* chain = nullptr;  // the chain the association went through
 
   // connect() to a proxied destination: send()/write() go there.
   bool connected = false;
@@ -97,37 +98,62 @@ bool isUdpSocket(int fd) {
   return realSocketOps().getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_DGRAM;
 }
 
-// Where a datagram toward `dst` goes: direct, or through the proxy as `target`.
-enum class Route : std::uint8_t { kDirect, kProxy, kUnknownFake };
+// Where a datagram toward `dst` goes: direct, refused, or through `chain` as
+// `target`. UDP has no failover (a datagram cannot tell whether it arrived):
+// the route's first alternative decides.
+enum class Route : std::uint8_t { kDirect, kProxy, kRefused, kUnknownFake };
 
-Route classify(const ProcessState& state, const socks::Address& dst, socks::Address& target) {
+Route classify(const ProcessState& state, const socks::Address& dst, socks::Address& target,
+               const Chain*& chain, int& err) {
   target = dst;
+  chain = nullptr;
   if (socks::FakeDns::inFakeRange(dst)) {
     auto name = state.fake_dns->lookup(dst);
     if (!name) {
+      err = EHOSTUNREACH;
       return Route::kUnknownFake;
     }
     target = *name;
-    return Route::kProxy;
-  }
-  if (dst.isLoopback() || dst.isUnspecified()) {
+  } else if (dst.isUnspecified()) {
     return Route::kDirect;
   }
-  for (const socks::Hop& hop : state.chain) {
-    if (hop.addr.isIp() && hop.addr.type == dst.type && hop.addr.ip == dst.ip) {
+  const socks::Decision d = state.decide(target);
+  const socks::Target& first = d.alternatives.front();
+  char text[300];
+  switch (first.kind) {
+    case socks::Target::Kind::kDirect:
+      if (target.type == socks::Address::Type::kDomain) {
+        target.format(text, sizeof text);
+        SOCKS_LOG(kInfo, "udp to %s: the route is direct, but the program has a fake address; "
+                         "give that route `dns local` or `dns system`", text);
+        err = EHOSTUNREACH;
+        return Route::kRefused;
+      }
       return Route::kDirect;
-    }
+    case socks::Target::Kind::kBlock:
+      err = EACCES;
+      return Route::kRefused;
+    case socks::Target::Kind::kChain:
+      break;
+  }
+  if (!state.udp) {
+    target.format(text, sizeof text);
+    SOCKS_LOG(kInfo, "udp to %s: refused (udp off); route it direct to let it out", text);
+    err = ENETUNREACH;
+    return Route::kRefused;
+  }
+  chain = state.chainFor(first);
+  if (chain == nullptr || !chain->usable) {
+    err = EHOSTUNREACH;
+    return Route::kRefused;
   }
   return Route::kProxy;
 }
 
 // Opens the association for fd. Returns it, or nullptr with errno set.
-std::shared_ptr<UdpAssociation> associate(int fd, int family, const ProcessState& state) {
-  if (state.chain.empty()) {
-    errno = EACCES;
-    return nullptr;
-  }
-  const socks::Hop& last = state.chain.back();
+std::shared_ptr<UdpAssociation> associate(int fd, int family, const ProcessState& state,
+                                          const Chain& chain) {
+  const socks::Hop& last = chain.hops.back();
   if (!socks::isSocks5(last.kind)) {
     SOCKS_LOG(kWarn, "UDP needs SOCKS5, and %s is SOCKS4: datagrams to proxied destinations fail",
               last.label.c_str());
@@ -157,7 +183,7 @@ std::shared_ptr<UdpAssociation> associate(int fd, int family, const ProcessState
   const std::uint8_t zero[4] = {0, 0, 0, 0};
   const socks::Address from = socks::Address::ipv4(zero, local_addr ? local_addr->port : 0);
 
-  const socks::Address& first = state.chain.front().addr;
+  const socks::Address& first = chain.hops.front().addr;
   const int ctl = real::socket(first.type == socks::Address::Type::kIPv6 ? AF_INET6 : AF_INET,
                                SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (ctl < 0) {
@@ -166,7 +192,7 @@ std::shared_ptr<UdpAssociation> associate(int fd, int family, const ProcessState
   fdtable::own(ctl);
   const socks::net::Deadline deadline(state.connect_timeout);
   const socks::net::ChainOutcome outcome = socks::net::connectThroughChain(
-      realSocketOps(), ctl, state.chain, from, socks::Command::kUdpAssociate, deadline);
+      realSocketOps(), ctl, chain.hops, from, socks::Command::kUdpAssociate, deadline);
   if (!outcome.status.ok()) {
     char why[200];
     SOCKS_LOG(kInfo, "udp via %s: association failed: %s", last.label.c_str(),
@@ -186,6 +212,7 @@ std::shared_ptr<UdpAssociation> associate(int fd, int family, const ProcessState
   a->control = ctl;
   a->family = family;
   a->relay_addr = relay;
+  a->chain = &chain;
   a->relay_len = relay.isIp() && !(family == AF_INET && relay.type == socks::Address::Type::kIPv6)
                      ? relay.toSockaddr(a->relay, family)
                      : 0;
@@ -208,6 +235,19 @@ std::shared_ptr<UdpAssociation> associate(int fd, int family, const ProcessState
     SOCKS_LOG(kInfo, "udp fd %d via %s: relay %s", fd, last.label.c_str(), at);
   }
   return a;
+}
+
+// One socket has one association, through one chain: a destination routed
+// through another chain cannot share it (ENETUNREACH, and why, once per call).
+bool sameChain(const UdpAssociation& a, const Chain& chain) {
+  if (a.chain == &chain) {
+    return true;
+  }
+  SOCKS_LOG(kInfo, "udp: this socket's association goes via %s; a destination routed via %s "
+                   "needs a socket of its own", a.chain != nullptr ? a.chain->label.c_str() : "?",
+            chain.label.c_str());
+  errno = ENETUNREACH;
+  return false;
 }
 
 std::shared_ptr<UdpAssociation> associationOf(int fd) {
@@ -427,7 +467,9 @@ ssize_t sendToDestination(int fd, const iovec* iov, std::size_t iovlen, int flag
     return -2;
   }
   socks::Address target;
-  const Route route = classify(*state, *dst, target);
+  const Chain* chain = nullptr;
+  int err = 0;
+  const Route route = classify(*state, *dst, target, chain, err);
   std::shared_ptr<UdpAssociation> a = associationOf(fd);
   if (route == Route::kDirect) {
     if (a) {
@@ -438,15 +480,17 @@ ssize_t sendToDestination(int fd, const iovec* iov, std::size_t iovlen, int flag
   if (!a && !isUdpSocket(fd)) {
     return -2;  // a TCP socket (TCP Fast Open) or anything else: not a datagram
   }
-  if (route == Route::kUnknownFake) {
-    errno = EHOSTUNREACH;
+  if (route != Route::kProxy) {
+    errno = err;
     return -1;
   }
   if (!a) {
-    a = associate(fd, addr->sa_family, *state);
+    a = associate(fd, addr->sa_family, *state, *chain);
     if (!a) {
       return -1;
     }
+  } else if (!sameChain(*a, *chain)) {
+    return -1;
   }
   if (target.type == socks::Address::Type::kDomain) {
     rememberFake(*a, addr, addr_len, dst->port);
@@ -467,7 +511,9 @@ int udpConnect(int fd, const sockaddr* addr, socklen_t len, const ProcessState& 
   }
   auto dst = socks::Address::fromSockaddr(addr, len);
   socks::Address target;
-  const Route route = dst ? classify(state, *dst, target) : Route::kDirect;
+  const Chain* chain = nullptr;
+  int err = 0;
+  const Route route = dst ? classify(state, *dst, target, chain, err) : Route::kDirect;
   if (route == Route::kDirect) {
     if (a) {
       std::lock_guard<std::mutex> lock(a->mu);
@@ -475,15 +521,17 @@ int udpConnect(int fd, const sockaddr* addr, socklen_t len, const ProcessState& 
     }
     return real::connect(fd, addr, len);
   }
-  if (route == Route::kUnknownFake) {
-    errno = EHOSTUNREACH;
+  if (route != Route::kProxy) {
+    errno = err;
     return -1;
   }
   if (!a) {
-    a = associate(fd, addr->sa_family, state);
+    a = associate(fd, addr->sa_family, state, *chain);
     if (!a) {
       return -1;
     }
+  } else if (!sameChain(*a, *chain)) {
+    return -1;
   }
   // The kernel now accepts datagrams from the relay only, and send() without
   // an address goes there; the hooks put the header for `target` in front.

@@ -21,6 +21,10 @@ using Sink = ssize_t (*)(int fd, const void* buf, size_t len);
 void setLevel(Level level) noexcept;
 Level level() noexcept;
 void setSink(Sink sink) noexcept;
+// Where lines go: fd (default 2, stderr). With syslog, fd is a datagram
+// socket connected to /dev/log and each line is one RFC 3164 message
+// "<PRI>PREFIX[PID]: text" (facility user, severity from the level).
+void setDestination(int fd, bool syslog) noexcept;
 // Static string, kept by pointer: "socksify" gives "socksify: ..." lines.
 void setPrefix(const char* prefix) noexcept;
 // "quiet|error|warn|info|debug" (also "0".."4"); false if unknown.

@@ -64,6 +64,11 @@ DnsMode effectiveDns(const Config& config, const Route* route,
 // implicit default's mode.
 DnsMode dnsModeFor(const Config& config, std::string_view name);
 
+// The decision dnsModeFor() takes its mode from: what a name lookup, which
+// knows no port, falls under (decision.dns is that mode). The shim uses its
+// alternatives to pick the family of a fake address.
+Decision routeForName(const Config& config, std::string_view name);
+
 // A readable, multi-line account of route(config, dst): which route matched
 // and why (for `socksify --explain HOST:PORT`). Never contains a password.
 std::string explain(const Config& config, const Address& dst);

@@ -20,6 +20,8 @@ ssize_t rawWrite(int fd, const void* buf, size_t len) { return syscall(SYS_write
 std::atomic<int> g_level{static_cast<int>(Level::kWarn)};
 std::atomic<Sink> g_sink{&rawWrite};
 std::atomic<const char*> g_prefix{"socksify"};
+std::atomic<int> g_fd{STDERR_FILENO};
+std::atomic<bool> g_syslog{false};
 
 constexpr const char* kLevelNames[] = {"quiet", "error", "warn", "info", "debug"};
 
@@ -30,6 +32,11 @@ void setLevel(Level level) noexcept { g_level.store(static_cast<int>(level), std
 Level level() noexcept { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
 
 void setSink(Sink sink) noexcept { g_sink.store(sink != nullptr ? sink : &rawWrite); }
+
+void setDestination(int fd, bool syslog) noexcept {
+  g_syslog.store(syslog, std::memory_order_relaxed);
+  g_fd.store(fd, std::memory_order_relaxed);
+}
 
 void setPrefix(const char* prefix) noexcept { g_prefix.store(prefix); }
 
@@ -56,7 +63,17 @@ void vwrite(Level l, const char* fmt, va_list ap) noexcept {
   }
   const int saved_errno = errno;  // logging must never change the caller's errno
   char buf[1024];
-  int n = std::snprintf(buf, sizeof buf, "%s: ", g_prefix.load(std::memory_order_relaxed));
+  const bool syslog = g_syslog.load(std::memory_order_relaxed);
+  const int fd = g_fd.load(std::memory_order_relaxed);
+  int n = 0;
+  if (syslog) {
+    // facility user (1 << 3); severities err 3, warning 4, info 6, debug 7.
+    static constexpr int kSeverity[] = {7, 3, 4, 6, 7};
+    n = std::snprintf(buf, sizeof buf, "<%d>%s[%ld]: ", 8 + kSeverity[static_cast<int>(l)],
+                      g_prefix.load(std::memory_order_relaxed), static_cast<long>(getpid()));
+  } else {
+    n = std::snprintf(buf, sizeof buf, "%s: ", g_prefix.load(std::memory_order_relaxed));
+  }
   if (n < 0) {
     n = 0;
   }
@@ -68,11 +85,18 @@ void vwrite(Level l, const char* fmt, va_list ap) noexcept {
   if (len >= sizeof buf - 1) {
     len = sizeof buf - 2;
   }
-  buf[len++] = '\n';
+  if (!syslog) {
+    buf[len++] = '\n';
+  }
   Sink sink = g_sink.load(std::memory_order_relaxed);
+  if (syslog) {  // one datagram, whole or not at all
+    (void)sink(fd, buf, len);
+    errno = saved_errno;
+    return;
+  }
   size_t off = 0;
   for (int tries = 0; off < len && tries < 8; ++tries) {  // bounded: EINTR / short writes
-    const ssize_t w = sink(STDERR_FILENO, buf + off, len - off);
+    const ssize_t w = sink(fd, buf + off, len - off);
     if (w > 0) {
       off += static_cast<size_t>(w);
     } else if (w < 0 && errno != EINTR) {

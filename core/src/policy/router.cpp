@@ -254,15 +254,17 @@ Decision route(const Config& config, const Address& dst) {
   return decide(config, subjectOf(dst));
 }
 
-DnsMode dnsModeFor(const Config& config, std::string_view name) {
+Decision routeForName(const Config& config, std::string_view name) {
   Address dst;
   dst.type = Address::Type::kDomain;
   const std::size_t n = std::min(name.size(), Address::kMaxDomain);
   std::memcpy(dst.domain.data(), name.data(), n);
   dst.domain_len = static_cast<std::uint8_t>(n);
   const Subject s = subjectOf(dst);
-  for (const Route& route : config.routes) {
-    for (const Match& m : route.matches) {
+  for (std::size_t r = 0; r < config.routes.size(); ++r) {
+    const Route& route = config.routes[r];
+    for (std::size_t i = 0; i < route.matches.size(); ++i) {
+      const Match& m = route.matches[i];
       bool named = false;
       if (m.kind == Match::Kind::kAny) {
         named = m.anyPort() && !s.loopback;
@@ -270,14 +272,23 @@ DnsMode dnsModeFor(const Config& config, std::string_view name) {
         matches(m, s, &named, nullptr);  // the host part only: ports do not count
       }
       if (named) {
-        return effectiveDns(config, &route, route.alternatives);
+        Decision d;
+        d.rule = Decision::Rule::kRoute;
+        d.route = r;
+        d.match = i;
+        d.alternatives = route.alternatives;
+        d.dns = effectiveDns(config, &route, route.alternatives);
+        return d;
       }
     }
   }
   Subject any = s;
   any.port = 0;
-  const Decision d = decide(config, any);
-  return d.dns;
+  return decide(config, any);
+}
+
+DnsMode dnsModeFor(const Config& config, std::string_view name) {
+  return routeForName(config, name).dns;
 }
 
 std::string explain(const Config& config, const Address& dst) {
