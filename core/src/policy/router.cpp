@@ -217,6 +217,9 @@ Decision decide(const Config& config, const Subject& s) {
 
 std::string where(const Config& config, std::size_t index) {
   const Route& r = config.routes[index];
+  if (r.pos.line == 0) {  // not from a file: SOCKSIFY_PROXY or -x
+    return "route " + std::to_string(index + 1) + " (" + config.file + ")";
+  }
   return "route " + std::to_string(index + 1) + " (" + config.file + ":" +
          std::to_string(r.pos.line) + ")";
 }

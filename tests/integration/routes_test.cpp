@@ -1,0 +1,261 @@
+// Routes from socks.conf(5), end to end, with the library reading the file
+// itself (bare LD_PRELOAD + SOCKSIFY_CONF): one destination direct and
+// another proxied in the same program, a two-hop chain, failover when the
+// first proxy is down, excluded programs, per-route DNS, an invalid file that
+// blocks instead of leaking, and log-to file.
+//
+// The namespace lab proves every path: the client reaches the destination
+// network only through the proxy namespace, and the destination reports the
+// address each connection came from.
+#include <fstream>
+#include <sstream>
+
+#include "lab_fixture.h"
+
+namespace sfy::it {
+namespace {
+
+using namespace std::chrono_literals;
+
+class RoutesTest : public LabTest {
+ protected:
+  void SetUp() override { buildLab(); }
+
+  // Runs `program` in the client namespace under the library, configured by
+  // socks.conf text `conf` (and nothing from the test machine's own files).
+  RunResult runWithConf(const std::string& conf, const Argv& program, const Env& more = {},
+                        std::chrono::milliseconds timeout = 40s) {
+    const std::string path = dir_.write("socks.conf", conf);
+    SpawnOptions so;
+    so.netns = lab_->clientNs();
+    so.env = {"LD_PRELOAD=" + shimPath(), "SOCKSIFY_CONF=" + path,
+              "XDG_CONFIG_HOME=/nonexistent", "HOME=/nonexistent"};
+    so.env.insert(so.env.end(), more.begin(), more.end());
+    return run(program, so, timeout);
+  }
+
+  // A server the client reaches directly: on the proxy's side of the client link.
+  int startDirectServer() {
+    direct_ = startTcpServer(lab_->proxyNs(0), {"--echo", lab_->proxyAddr(0) + ":0"});
+    return direct_.ports.empty() ? 0 : direct_.ports[0];
+  }
+
+  std::string proxyUrl(const std::string& scheme, int index = 0) const {
+    return scheme + "://" + lab_->proxyAddr(index) + ":1080";
+  }
+
+  TempDir dir_;
+  DestServer direct_;
+};
+
+// "route NET -> direct" and "route NET -> proxy" in one program: the proxied
+// destination sees the proxy's address, the direct one the client's own.
+TEST_F(RoutesTest, OneProgramGoesDirectToOneNetworkAndThroughTheProxyToAnother) {
+  for (ProxyKind kind : {ProxyKind::kSocksd, ProxyKind::kDanted}) {
+    if (kindTool(kind).empty()) continue;
+    SCOPED_TRACE(kindName(kind));
+    servers_.clear();
+    startProxy(kind);
+    ASSERT_FALSE(HasFailure());
+    const int direct_port = startDirectServer();
+    ASSERT_NE(direct_port, 0);
+    const std::string conf = "proxy office = " + proxyUrl("socks5") +
+                             "\n"
+                             "route 192.0.2.0/24 -> direct\n"
+                             "route 198.51.100.0/24 -> office\n"
+                             "route * -> block\n";
+    RunResult r = runWithConf(conf,
+                              {helper("tcp_client"), lab_->destAddr(), "7", "--after",
+                               lab_->proxyAddr(0) + ":" + std::to_string(direct_port)},
+                              {"SOCKSIFY_LOG=info"});
+    ASSERT_EQ(r.exit_code, 0) << r.describe();
+    const std::size_t after = r.out.find("after:");
+    ASSERT_NE(after, std::string::npos) << r.describe();
+    EXPECT_TRUE(contains(r.out.substr(0, after), peerViaProxy())) << r.describe();
+    EXPECT_TRUE(contains(r.out.substr(after), "peer " + lab_->clientAddr() + ":")) << r.describe();
+    EXPECT_TRUE(contains(r.err, "via office: ok")) << r.describe();
+    EXPECT_TRUE(contains(r.err, "direct (" + dir_.path() + "/socks.conf:2)")) << r.describe();
+    expectDestSawOnlyProxy();
+    // `route * -> block` refuses the rest, with EACCES.
+    RunResult b = runWithConf(conf, {helper("tcp_client"), "203.0.113.9", "7"});
+    EXPECT_EQ(b.exit_code, 1) << b.describe();
+    EXPECT_TRUE(contains(b.err, "EACCES")) << b.describe();
+  }
+}
+
+// "route * -> first > second": the second proxy is reachable only through the
+// first, and the destination only through the second, so the connection
+// arriving from the second proxy's address proves both hops.
+TEST_F(RoutesTest, TwoHopChainFromTheFileUsesBothProxies) {
+  lab_.reset();
+  dest_ = {};
+  static const std::string reason = NetLab::unavailableReason();
+  if (!reason.empty()) GTEST_SKIP() << reason;
+  lab_ = std::make_unique<NetLab>(2);
+  ASSERT_TRUE(lab_->ok()) << lab_->error();
+  dest_ = startTcpServer(lab_->destNs(), {"--echo", "0.0.0.0:7"});
+  ASSERT_EQ(dest_.ports.size(), 1u);
+  const std::vector<std::pair<ProxyKind, ProxyKind>> pairs = {
+      {ProxyKind::kSocksd, ProxyKind::kDanted}, {ProxyKind::kSocksd, ProxyKind::kSocksd}};
+  for (const auto& [first, second] : pairs) {
+    if (kindTool(first).empty() || kindTool(second).empty()) continue;
+    SCOPED_TRACE(std::string(kindName(first)) + " > " + kindName(second));
+    servers_.clear();
+    startProxy(first, 0);
+    startProxy(second, 1);
+    ASSERT_FALSE(HasFailure());
+    const std::string conf = "proxy first = " + proxyUrl("socks5", 0) +
+                             "\n"
+                             "proxy second = " + proxyUrl("socks5h", 1) +
+                             "\n"
+                             "route * -> first > second\n";
+    RunResult r = runWithConf(conf, {helper("tcp_client"), NetLab::kRemoteName, "7"},
+                              {"SOCKSIFY_LOG=info"});
+    ASSERT_EQ(r.exit_code, 0) << r.describe();
+    EXPECT_TRUE(contains(r.out, peerViaProxy(1))) << r.describe();
+    EXPECT_TRUE(contains(r.err, "via first > second: ok")) << r.describe();
+    expectDestSawOnlyProxy(1);
+    expectNoDnsLeak();
+  }
+}
+
+// "route * -> dead | live": the first proxy refuses connections, the second
+// carries the connection; a black-holed first proxy costs one timeout.
+TEST_F(RoutesTest, FailoverToTheNextAlternativeWhenTheFirstProxyIsDown) {
+  startProxy(ProxyKind::kSocksd);
+  ASSERT_FALSE(HasFailure());
+  const std::string refused = "socks5h://" + lab_->proxyAddr(0) + ":1081";  // nobody listens
+  const std::string hole = "socks5h://" + lab_->blackholeAddr() + ":1080";
+  {
+    const std::string conf = "proxy dead = " + refused + "\nproxy live = " +
+                             proxyUrl("socks5h") + "\nroute * -> dead | live\n";
+    RunResult r = runWithConf(conf, {helper("tcp_client"), NetLab::kRemoteName, "7"},
+                              {"SOCKSIFY_LOG=info"});
+    ASSERT_EQ(r.exit_code, 0) << r.describe();
+    EXPECT_TRUE(contains(r.out, peerViaProxy())) << r.describe();
+    EXPECT_TRUE(contains(r.err, "via dead: failed at hop 1")) << r.describe();
+    EXPECT_TRUE(contains(r.err, "trying the next alternative (2 of 2)")) << r.describe();
+    EXPECT_TRUE(contains(r.err, "via live: ok")) << r.describe();
+  }
+  {
+    const std::string conf = "timeout 1s\nproxy hole = " + hole + "\nproxy live = " +
+                             proxyUrl("socks5h") + "\nroute * -> hole | live\n";
+    RunResult r = runWithConf(conf, {helper("tcp_client"), NetLab::kRemoteName, "7", "--nonblocking"},
+                              {"SOCKSIFY_LOG=info"});
+    ASSERT_EQ(r.exit_code, 0) << r.describe();
+    EXPECT_TRUE(contains(r.out, peerViaProxy())) << r.describe();
+    EXPECT_TRUE(contains(r.err, "via hole: failed at hop 1")) << r.describe();
+  }
+  {
+    // Every alternative down: the errno of the last attempt.
+    const std::string conf = "timeout 1s\nproxy hole = " + hole + "\nproxy dead = " + refused +
+                             "\nroute * -> hole | dead\n";
+    RunResult r = runWithConf(conf, {helper("tcp_client"), NetLab::kRemoteName, "7"});
+    EXPECT_EQ(r.exit_code, 1) << r.describe();
+    EXPECT_TRUE(contains(r.err, "ECONNREFUSED")) << r.describe();
+  }
+  expectDestSawOnlyProxy();
+  expectNoDnsLeak();
+}
+
+// "exclude NAME": that program runs unproxied (and here cannot reach the
+// destination network at all), while another program with the same file is
+// proxied.
+TEST_F(RoutesTest, ExcludedProgramIsNotSocksified) {
+  startProxy(ProxyKind::kSocksd);
+  ASSERT_FALSE(HasFailure());
+  const std::string conf = "proxy p = " + proxyUrl("socks5h") +
+                           "\n"
+                           "route * -> p\n"
+                           "log info\n"
+                           "exclude tcp_client sshd\n";
+  RunResult excluded = runWithConf(conf, {helper("tcp_client"), lab_->destAddr(), "7"});
+  EXPECT_EQ(excluded.exit_code, 1) << excluded.describe();
+  EXPECT_TRUE(contains(excluded.err, "ENETUNREACH")) << excluded.describe();
+  EXPECT_FALSE(contains(excluded.err, "socksify:")) << excluded.describe();
+
+  const std::string py = python3Path();
+  if (py.empty()) GTEST_SKIP() << "python3 not installed";
+  RunResult proxied = runWithConf(
+      conf, {py, "-c",
+             "import socket; s = socket.create_connection(('" + lab_->destAddr() +
+                 "', 7), timeout=20); print(s.recv(100).decode().strip())"});
+  ASSERT_EQ(proxied.exit_code, 0) << proxied.describe();
+  EXPECT_TRUE(contains(proxied.out, peerViaProxy())) << proxied.describe();
+  EXPECT_TRUE(contains(proxied.err, "via p: ok")) << proxied.describe();
+}
+
+// Per-route DNS: names under a `dns system` route are asked of the system
+// resolver (the client namespace's DNS sink sees them); names under the
+// socks5h route never leave the machine (fake addresses).
+TEST_F(RoutesTest, PerRouteDnsModes) {
+  startProxy(ProxyKind::kSocksd);
+  ASSERT_FALSE(HasFailure());
+  const std::string getent = findTool("getent");
+  if (getent.empty()) GTEST_SKIP() << "getent not installed";
+  const std::string conf = "proxy p = " + proxyUrl("socks5h") +
+                           "\n"
+                           "route *.sys.socksify.test -> direct dns system\n"
+                           "route *.loc.socksify.test -> p dns local\n"
+                           "route * -> p\n";
+  RunResult remote = runWithConf(conf, {getent, "ahostsv4", "www.remote.socksify.test"});
+  EXPECT_EQ(remote.exit_code, 0) << remote.describe();
+  EXPECT_TRUE(contains(remote.out, "198.18.")) << remote.describe();  // a fake address
+  (void)runWithConf(conf, {getent, "ahostsv4", "www.sys.socksify.test"});
+  (void)runWithConf(conf, {getent, "ahostsv4", "www.loc.socksify.test"});
+  bool sys = false;
+  bool loc = false;
+  std::string all;
+  for (const std::string& q : lab_->dnsQueries()) {
+    all += q + "\n";
+    EXPECT_FALSE(contains(q, "remote.socksify.test")) << all;
+    sys = sys || contains(q, "www.sys.socksify.test");
+    loc = loc || contains(q, "www.loc.socksify.test");
+  }
+  EXPECT_TRUE(sys) << "the dns system name was not asked of the system resolver:\n" << all;
+  EXPECT_TRUE(loc) << "the dns local name was not resolved here:\n" << all;
+}
+
+// An invalid file is reported once, with FILE:LINE:COLUMN, and never half
+// applied: what would have been proxied fails with EACCES instead of
+// leaking; loopback still works.
+TEST_F(RoutesTest, InvalidFileBlocksInsteadOfLeaking) {
+  const std::string conf = "proxy p = socks5h://192.0.2.2:1080\n"
+                           "route 198.51.100.0/24 -> direct\n"
+                           "route * -> tro\n";
+  RunResult r = runWithConf(conf, {helper("tcp_client"), lab_->destAddr(), "7"});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_TRUE(contains(r.err, "EACCES")) << r.describe();
+  const std::string where = dir_.path() + "/socks.conf:3:12: unknown proxy 'tro'";
+  EXPECT_EQ(countOccurrences(r.err, where), 1u) << r.describe();
+
+  DestServer local = startTcpServer(lab_->clientNs(), {"--echo", "127.0.0.1:0"});
+  ASSERT_EQ(local.ports.size(), 1u);
+  RunResult l = runWithConf(conf, {helper("tcp_client"), "127.0.0.1", std::to_string(local.ports[0])});
+  EXPECT_EQ(l.exit_code, 0) << l.describe();
+  EXPECT_TRUE(contains(l.out, "peer 127.0.0.1:")) << l.describe();
+}
+
+// "log info" + "log-to file PATH": the trace goes to the file, nothing to
+// the program's stderr.
+TEST_F(RoutesTest, LogToFile) {
+  startProxy(ProxyKind::kSocksd);
+  ASSERT_FALSE(HasFailure());
+  const std::string log = dir_.path() + "/socksify.log";
+  const std::string conf = "proxy p = " + proxyUrl("socks5h") +
+                           "\n"
+                           "log info\n"
+                           "log-to file " + log + "\n";
+  RunResult r = runWithConf(conf, {helper("tcp_client"), NetLab::kRemoteName, "7"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_TRUE(contains(r.out, peerViaProxy())) << r.describe();
+  EXPECT_FALSE(contains(r.err, "socksify:")) << r.describe();
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_TRUE(contains(text.str(), "socksify: connect dest.socksify.test:7 via p: ok"))
+      << text.str();
+}
+
+}  // namespace
+}  // namespace sfy::it
