@@ -9,6 +9,7 @@
 // address each connection came from.
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "lab_fixture.h"
 
@@ -255,6 +256,68 @@ TEST_F(RoutesTest, LogToFile) {
   text << in.rdbuf();
   EXPECT_TRUE(contains(text.str(), "socksify: connect dest.socksify.test:7 via p: ok"))
       << text.str();
+}
+
+// UDP follows routes too: through the route's chain (the destination sees
+// the proxy's relay), and with `udp off` a proxied destination is refused
+// (ENETUNREACH) rather than sent directly.
+TEST_F(RoutesTest, UdpFollowsTheRouteAndUdpOffRefusesInsteadOfLeaking) {
+  startProxy(ProxyKind::kSocksd);
+  ASSERT_FALSE(HasFailure());
+  SpawnOptions dso;
+  dso.netns = lab_->destNs();
+  Process udp_dest({helper("udp_server"), "--echo", "0.0.0.0:7"}, dso);
+  ASSERT_TRUE(udp_dest.waitForLine("udp_server: listening on ", 10s)) << udp_dest.err();
+  const std::string conf = "proxy p = " + proxyUrl("socks5h") + "\nroute 198.51.100.0/24 -> p\n";
+  RunResult on = runWithConf(conf, {helper("udp_client"), lab_->destAddr(), "7", "--timeout", "5"});
+  ASSERT_EQ(on.exit_code, 0) << on.describe();
+  EXPECT_TRUE(contains(on.out, "saw " + lab_->proxyExternal(0) + ":")) << on.describe();
+
+  RunResult off = runWithConf(conf + "udp off\n",
+                              {helper("udp_client"), lab_->destAddr(), "7", "--timeout", "2"});
+  EXPECT_EQ(off.exit_code, 1) << off.describe();
+  EXPECT_TRUE(contains(off.err, "ENETUNREACH")) << off.describe();
+  const std::string from_client = "from " + lab_->clientAddr() + ":";
+  EXPECT_FALSE(contains(udp_dest.out(), from_client)) << udp_dest.out();
+}
+
+// socks.conf.example is the documentation's whole example: the library and
+// the launcher read it as it is, and its routes decide as its comments say.
+TEST_F(RoutesTest, TheExampleFileRoutesAsItsCommentsSay) {
+  const std::string example = std::string(SOCKSIFY_SOURCE_DIR) + "/socks.conf.example";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"127.0.0.1:631", "route 1 (" + example + ":41): direct"},
+      {"192.0.2.7:80", "route 2 (" + example + ":42): direct"},
+      {"git.corp.example:443", "route 3 (" + example + ":46): corp"},
+      {"10.1.2.3:22", "route 3 (" + example + ":46): corp"},
+      {"abcdef.onion:80", "route 4 (" + example + ":49): tor"},
+      {"198.51.100.20:22", "route 5 (" + example + ":53): jump > partner"},
+      {"203.0.113.5:80", "route 6 (" + example + ":56): block"},
+      {"www.example.org:443", "route 8 (" + example + ":62): tor | corp"},
+  };
+  SpawnOptions so;
+  so.env = {"XDG_CONFIG_HOME=/nonexistent", "HOME=/nonexistent"};
+  for (const auto& [dst, want] : cases) {
+    RunResult r = run({launcherPath(), "-c", example, "--explain", dst}, so, 10s);
+    EXPECT_EQ(r.exit_code, 0) << r.describe();
+    EXPECT_TRUE(contains(r.out, "=> " + want)) << dst << "\n" << r.describe();
+  }
+  // The library loads it too (with the partner's password file made real):
+  // 203.0.113.0/24 is blocked by its route (EACCES, no proxy tried), and the
+  // file is applied, not replaced by the all-blocking fallback.
+  std::ifstream in(example);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string conf = text.str();
+  const std::string pass_file = dir_.write("partner.pass", "secret\n");
+  const std::string old_path = "/etc/socksify/partner.pass";
+  conf.replace(conf.find(old_path), old_path.size(), pass_file);
+  RunResult blocked = runWithConf(conf, {helper("tcp_client"), "203.0.113.5", "80"},
+                                  {"CORP_PASS=secret", "SOCKSIFY_LOG=info"});
+  EXPECT_FALSE(contains(blocked.err, "not applied")) << blocked.describe();
+  EXPECT_TRUE(contains(blocked.err, "connect 203.0.113.5:80: blocked")) << blocked.describe();
+  EXPECT_EQ(blocked.exit_code, 1) << blocked.describe();
+  EXPECT_TRUE(contains(blocked.err, "EACCES")) << blocked.describe();
 }
 
 }  // namespace
