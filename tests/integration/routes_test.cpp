@@ -7,6 +7,8 @@
 // The namespace lab proves every path: the client reaches the destination
 // network only through the proxy namespace, and the destination reports the
 // address each connection came from.
+#include <sys/stat.h>
+
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -318,6 +320,42 @@ TEST_F(RoutesTest, TheExampleFileRoutesAsItsCommentsSay) {
   EXPECT_TRUE(contains(blocked.err, "connect 203.0.113.5:80: blocked")) << blocked.describe();
   EXPECT_EQ(blocked.exit_code, 1) << blocked.describe();
   EXPECT_TRUE(contains(blocked.err, "EACCES")) << blocked.describe();
+}
+
+// Passwords kept out of the file: password-env and password-file reach the
+// proxy (RFC 1929); a missing variable makes the whole file invalid (EACCES,
+// and the message names the variable, never a password).
+TEST_F(RoutesTest, PasswordsFromTheEnvironmentOrAFile) {
+  ProxyStart ps;
+  ps.user = "alice";
+  ps.password = "s3cret-pw";
+  startProxy(ProxyKind::kSocksd, 0, ps);
+  ASSERT_FALSE(HasFailure());
+  const std::string url = "socks5h://alice@" + lab_->proxyAddr(0) + ":1080";
+  const std::string by_env = "proxy p = " + url + " password-env P_PASS\n";
+  RunResult env = runWithConf(by_env, {helper("tcp_client"), NetLab::kRemoteName, "7"},
+                              {"P_PASS=s3cret-pw", "SOCKSIFY_LOG=debug"});
+  ASSERT_EQ(env.exit_code, 0) << env.describe();
+  EXPECT_TRUE(contains(env.out, peerViaProxy())) << env.describe();
+  EXPECT_FALSE(contains(env.err, "s3cret")) << env.describe();
+
+  const std::string file = dir_.write("p.pass", "s3cret-pw\n");
+  chmod(file.c_str(), 0600);
+  RunResult by_file = runWithConf("proxy p = " + url + " password-file " + file + "\n",
+                                  {helper("tcp_client"), NetLab::kRemoteName, "7"});
+  ASSERT_EQ(by_file.exit_code, 0) << by_file.describe();
+  EXPECT_TRUE(contains(by_file.out, peerViaProxy())) << by_file.describe();
+  EXPECT_FALSE(contains(by_file.err, "readable by every user")) << by_file.describe();
+
+  RunResult unset = runWithConf(by_env, {helper("tcp_client"), NetLab::kRemoteName, "7"});
+  EXPECT_EQ(unset.exit_code, 1) << unset.describe();
+  EXPECT_TRUE(contains(unset.err, "environment variable P_PASS is not set")) << unset.describe();
+  EXPECT_TRUE(contains(unset.err, "EACCES")) << unset.describe();
+
+  RunResult wrong = runWithConf(by_env, {helper("tcp_client"), NetLab::kRemoteName, "7"},
+                                {"P_PASS=wrong"});
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.describe();
+  EXPECT_TRUE(contains(wrong.err, "EACCES")) << wrong.describe();
 }
 
 }  // namespace
