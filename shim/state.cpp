@@ -179,50 +179,68 @@ void applyEnvironmentOverrides(socks::Config& config) {
   }
 }
 
-void addChain(ProcessState& state, const std::vector<std::uint32_t>& proxies,
-              std::vector<socks::Hop>& resolved, std::vector<signed char>& ok) {
-  for (const Chain& c : state.chains) {
-    if (c.proxies == proxies) {
+// A chain with every hop resolved (or marked unusable). Allocates; may block
+// on DNS for up to the connect timeout per proxy host name.
+Chain* resolveChain(const socks::Config& config, const std::vector<std::uint32_t>& proxies) {
+  auto chain = std::make_unique<Chain>();
+  chain->proxies = proxies;
+  const int timeout_ms = static_cast<int>(config.connect_timeout.count());
+  for (std::uint32_t i : proxies) {
+    const socks::ProxyDef& def = config.proxies[i];
+    socks::Hop hop;
+    hop.kind = def.url.kind;
+    hop.user = def.url.user;
+    hop.password = def.url.password;
+    hop.has_credentials = def.url.has_user;
+    hop.label = def.name.empty() ? def.url.redacted() : def.name;
+    chain->usable = resolveHop(def.url, timeout_ms, hop) && chain->usable;
+    chain->label += chain->label.empty() ? "" : " > ";
+    chain->label += hop.label;
+    chain->hops.push_back(std::move(hop));
+  }
+  return chain.release();
+}
+
+bool allNumeric(const socks::Config& config, const std::vector<std::uint32_t>& proxies) {
+  for (std::uint32_t i : proxies) {
+    if (!socks::Address::parseNumeric(config.proxies[i].url.host, 1)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void addChain(ProcessState& state, const std::vector<std::uint32_t>& proxies) {
+  for (const auto& slot : state.chains) {
+    if (slot->proxies == proxies) {
       return;
     }
   }
-  Chain chain;
-  chain.proxies = proxies;
-  const int timeout_ms = static_cast<int>(state.config.connect_timeout.count());
-  for (std::uint32_t i : proxies) {
-    const socks::ProxyDef& def = state.config.proxies[i];
-    if (ok[i] == 0) {  // not tried yet
-      socks::Hop& hop = resolved[i];
-      hop.kind = def.url.kind;
-      hop.user = def.url.user;
-      hop.password = def.url.password;
-      hop.has_credentials = def.url.has_user;
-      hop.label = def.name.empty() ? def.url.redacted() : def.name;
-      ok[i] = resolveHop(def.url, timeout_ms, hop) ? 1 : -1;
-    }
-    chain.usable = chain.usable && ok[i] > 0;
-    chain.hops.push_back(resolved[i]);
-    chain.label += chain.label.empty() ? "" : " > ";
-    chain.label += resolved[i].label;
+  auto slot = std::make_unique<ChainSlot>();
+  slot->proxies = proxies;
+  if (allNumeric(state.config, proxies)) {  // no I/O: build it now
+    slot->chain.store(resolveChain(state.config, proxies), std::memory_order_release);
   }
-  state.chains.push_back(std::move(chain));
+  state.chains.push_back(std::move(slot));
 }
 
-// Every chain a route (or the implicit default) can lead to, resolved now:
-// the hooks then only look them up.
+// Every chain a route (or the implicit default) can lead to.
 void buildChains(ProcessState& state) {
   const socks::Config& config = state.config;
-  std::vector<socks::Hop> resolved(config.proxies.size());
-  std::vector<signed char> ok(config.proxies.size(), 0);
   for (const socks::Route& route : config.routes) {
     for (const socks::Target& t : route.alternatives) {
       if (t.kind == socks::Target::Kind::kChain) {
-        addChain(state, t.hops, resolved, ok);
+        addChain(state, t.hops);
       }
     }
   }
   if (const std::size_t first = config.firstNamedProxy(); first != static_cast<std::size_t>(-1)) {
-    addChain(state, {static_cast<std::uint32_t>(first)}, resolved, ok);
+    addChain(state, {static_cast<std::uint32_t>(first)});
+  }
+  for (const socks::ProxyDef& def : config.proxies) {
+    if (auto numeric = socks::Address::parseNumeric(def.url.host, def.url.port)) {
+      state.numeric_proxies.push_back(*numeric);
+    }
   }
 }
 
@@ -335,18 +353,38 @@ const Chain* ProcessState::chainFor(const socks::Target& target) const noexcept 
   if (target.kind != socks::Target::Kind::kChain) {
     return nullptr;
   }
-  for (const Chain& c : chains) {
-    if (c.proxies == target.hops) {
-      return &c;
+  for (const auto& slot : chains) {
+    if (slot->proxies != target.hops) {
+      continue;
+    }
+    if (const Chain* c = slot->chain.load(std::memory_order_acquire)) {
+      return c;
+    }
+    try {
+      const Chain* fresh = resolveChain(config, slot->proxies);
+      const Chain* expected = nullptr;
+      if (!slot->chain.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) {
+        delete fresh;  // another thread published first
+        return expected;
+      }
+      return fresh;
+    } catch (...) {
+      return nullptr;
     }
   }
   return nullptr;
 }
 
 bool ProcessState::isProxy(const socks::Address& dst) const noexcept {
-  for (const Chain& c : chains) {
-    for (const socks::Hop& hop : c.hops) {
-      if (hop.addr.isIp() && hop.addr == dst) {
+  for (const socks::Address& a : numeric_proxies) {
+    if (a == dst) {
+      return true;
+    }
+  }
+  for (const auto& slot : chains) {
+    const Chain* c = slot->chain.load(std::memory_order_acquire);
+    for (std::size_t i = 0; c != nullptr && i < c->hops.size(); ++i) {
+      if (c->hops[i].addr.isIp() && c->hops[i].addr == dst) {
         return true;
       }
     }
@@ -401,18 +439,31 @@ void noteListening(int fd) noexcept {
   if (!local) {
     return;
   }
-  for (const Chain& c : state->chains) {
-    for (const socks::Hop& hop : c.hops) {
-      if (!hop.addr.isIp() || hop.addr.port != local->port) {
-        continue;
-      }
-      const bool same = hop.addr == *local;
-      const bool wildcard =
-          local->isUnspecified() && (hop.addr.isLoopback() || isLocalInterfaceAddress(hop.addr));
-      if (same || wildcard) {
-        SOCKS_LOG(kInfo, "this process listens on proxy %s's port: it is that proxy, and "
-                         "its connections go direct", hop.label.c_str());
-        g_inert.store(true, std::memory_order_relaxed);
+  const auto isThatProxy = [&](const socks::Address& proxy) {
+    if (!proxy.isIp() || proxy.port != local->port) {
+      return false;
+    }
+    return proxy == *local ||
+           (local->isUnspecified() && (proxy.isLoopback() || isLocalInterfaceAddress(proxy)));
+  };
+  const auto becomeInert = [](const char* label) {
+    SOCKS_LOG(kInfo, "this process listens on proxy %s's port: it is that proxy, and its "
+                     "connections go direct", label);
+    g_inert.store(true, std::memory_order_relaxed);
+  };
+  for (const socks::Address& proxy : state->numeric_proxies) {
+    if (isThatProxy(proxy)) {
+      char text[64];
+      proxy.format(text, sizeof text);
+      becomeInert(text);
+      return;
+    }
+  }
+  for (const auto& slot : state->chains) {
+    const Chain* c = slot->chain.load(std::memory_order_acquire);
+    for (std::size_t i = 0; c != nullptr && i < c->hops.size(); ++i) {
+      if (isThatProxy(c->hops[i].addr)) {
+        becomeInert(c->hops[i].label.c_str());
         return;
       }
     }

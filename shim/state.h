@@ -21,7 +21,9 @@
 // and can never recurse into loading).
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -34,8 +36,9 @@
 
 namespace socksify {
 
-// One chain of proxies a route leads to, with every hop's address resolved
-// once, locally (a proxy is never reached through a proxy).
+// One chain of proxies a route leads to, with every hop's address resolved,
+// locally (a proxy is never reached through a proxy). Immutable once
+// published; never freed.
 struct Chain {
   std::vector<std::uint32_t> proxies;  // indices into Config::proxies, first hop first
   std::vector<socks::Hop> hops;        // the same, ready for the handshake
@@ -46,18 +49,32 @@ struct Chain {
   bool ipv6FirstHop() const { return hops.front().addr.type == socks::Address::Type::kIPv6; }
 };
 
+// Where a chain is published. A chain whose proxies are all numeric is
+// built with the state; one with a host name is resolved at its first use
+// (a system-wide configuration must not make every process resolve every
+// proxy at start-up). Lock-free: a thread that finds it unresolved resolves
+// it and publishes with a compare-exchange; a loser frees its copy. Nothing
+// can be held locked across fork().
+struct ChainSlot {
+  std::vector<std::uint32_t> proxies;
+  std::atomic<const Chain*> chain{nullptr};
+};
+
 struct ProcessState {
-  socks::Config config;       // passwords resolved
-  std::vector<Chain> chains;  // every chain a route names, and the default's
+  socks::Config config;  // passwords resolved
+  // Every chain a route names, and the default's (stable addresses).
+  std::vector<std::unique_ptr<ChainSlot>> chains;
+  std::vector<socks::Address> numeric_proxies;  // the proxies written as addresses
   socks::FakeDns* fake_dns = nullptr;  // shared with forked children; never null
   std::chrono::milliseconds connect_timeout{10000};
   socks::BindMode bind_mode = socks::BindMode::kAuto;
   bool udp = true;
 
-  // The chain for a kChain target (nullptr for direct and block).
+  // The chain for a kChain target, resolved (resolving it now, with real
+  // sockets, if this is its first use); nullptr for direct and block.
   const Chain* chainFor(const socks::Target& target) const noexcept;
-  // Whether dst is a configured proxy (by its resolved address and port):
-  // connections to it always go direct.
+  // Whether dst is a configured proxy (by its address and port, numeric or
+  // resolved so far): connections to it always go direct.
   bool isProxy(const socks::Address& dst) const noexcept;
   // The router's decision, with proxies-by-address direct.
   socks::Decision decide(const socks::Address& dst) const noexcept;

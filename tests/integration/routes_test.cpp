@@ -358,5 +358,33 @@ TEST_F(RoutesTest, PasswordsFromTheEnvironmentOrAFile) {
   EXPECT_TRUE(contains(wrong.err, "EACCES")) << wrong.describe();
 }
 
+// A proxy written as a host name is resolved at its first use, not when a
+// program starts: a program that never uses that route never asks for the
+// proxy's name (what makes a system-wide file with such proxies cheap), and
+// one that does gets EHOSTUNREACH when the name does not resolve.
+TEST_F(RoutesTest, ProxyHostNamesAreResolvedAtFirstUse) {
+  const int direct_port = startDirectServer();
+  ASSERT_NE(direct_port, 0);
+  const std::string conf =
+      "proxy far = socks5h://proxy.unknown.socksify.test:1080\n"
+      "route 192.0.2.0/24 -> direct\n"
+      "route * -> far\n";
+  RunResult direct = runWithConf(
+      conf, {helper("tcp_client"), lab_->proxyAddr(0), std::to_string(direct_port)});
+  ASSERT_EQ(direct.exit_code, 0) << direct.describe();
+  EXPECT_TRUE(lab_->dnsQueries().empty()) << "the unused proxy's name was looked up";
+
+  RunResult far = runWithConf(conf, {helper("tcp_client"), lab_->destAddr(), "7"});
+  EXPECT_EQ(far.exit_code, 1) << far.describe();
+  EXPECT_TRUE(contains(far.err, "EHOSTUNREACH")) << far.describe();
+  EXPECT_TRUE(contains(far.err, "cannot resolve proxy host proxy.unknown.socksify.test"))
+      << far.describe();
+  bool asked = false;
+  for (const std::string& q : lab_->dnsQueries()) {
+    asked = asked || contains(q, "proxy.unknown.socksify.test");
+  }
+  EXPECT_TRUE(asked);
+}
+
 }  // namespace
 }  // namespace sfy::it
