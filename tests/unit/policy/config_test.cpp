@@ -245,6 +245,10 @@ TEST(ConfigParse, Errors) {
        "socks.conf:1:37: invalid variable name '1X'; expected letters, digits and '_'"},
       {"proxy a = socks5://u@h password-file",
        "socks.conf:1:37: missing path; expected 'password-file PATH'"},
+      {"proxy a = socks5://u@h password-env",
+       "socks.conf:1:36: missing variable; expected 'password-env VAR'"},
+      {"proxy a = socks5://h\nroute * -> a > a > a > a > a > a > a > a > a > a > a > a > a > a > a > a > a",
+       "socks.conf:2:76: chain longer than 16 proxies; expected at most 16"},
       // settings
       {"timeout", "socks.conf:1:8: missing timeout; expected seconds such as 10, 2.5, 10s or 500ms"},
       {"timeout abc",
