@@ -109,7 +109,9 @@ void applyLogTarget(const socks::Config& config) {
     const int fd = ::open(config.log_file.c_str(),
                           O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
     if (fd < 0) {
-      SOCKS_LOG(kWarn, "%s: cannot open log file %s: %s; logging to stderr", config.file.c_str(),
+      // Info, not warn: under a system-wide preload every program of a user
+      // who may not write the file would otherwise print this.
+      SOCKS_LOG(kInfo, "%s: cannot open log file %s: %s; logging to stderr", config.file.c_str(),
                 config.log_file.c_str(), strerror(errno));
       return;
     }
@@ -124,7 +126,7 @@ void applyLogTarget(const socks::Config& config) {
     un.sun_family = AF_UNIX;
     strncpy(un.sun_path, "/dev/log", sizeof un.sun_path - 1);
     if (real::connect(fd, reinterpret_cast<sockaddr*>(&un), sizeof un) != 0) {
-      SOCKS_LOG(kWarn, "%s: cannot reach syslog at /dev/log: %s; logging to stderr",
+      SOCKS_LOG(kInfo, "%s: cannot reach syslog at /dev/log: %s; logging to stderr",
                 config.file.c_str(), strerror(errno));
       real::close(fd);
       return;
