@@ -181,6 +181,18 @@ bool isProxyItself(const Config& config, const Subject& s) {
   return false;
 }
 
+// The decision of routes[r], taken by its matches[i].
+Decision routeDecision(const Config& config, std::size_t r, std::size_t i) {
+  const Route& route = config.routes[r];
+  Decision d;
+  d.rule = Decision::Rule::kRoute;
+  d.route = r;
+  d.match = i;
+  d.alternatives = route.alternatives;
+  d.dns = effectiveDns(config, &route, route.alternatives);
+  return d;
+}
+
 Decision decide(const Config& config, const Subject& s) {
   Decision d;
   if (isProxyItself(config, s)) {
@@ -191,12 +203,7 @@ Decision decide(const Config& config, const Subject& s) {
       const Route& route = config.routes[r];
       for (std::size_t i = 0; i < route.matches.size(); ++i) {
         if (matches(route.matches[i], s, nullptr, nullptr)) {
-          d.rule = Decision::Rule::kRoute;
-          d.route = r;
-          d.match = i;
-          d.alternatives = route.alternatives;
-          d.dns = effectiveDns(config, &route, d.alternatives);
-          return d;
+          return routeDecision(config, r, i);
         }
       }
     }
@@ -275,13 +282,7 @@ Decision routeForName(const Config& config, std::string_view name) {
         matches(m, s, &named, nullptr);  // the host part only: ports do not count
       }
       if (named) {
-        Decision d;
-        d.rule = Decision::Rule::kRoute;
-        d.route = r;
-        d.match = i;
-        d.alternatives = route.alternatives;
-        d.dns = effectiveDns(config, &route, route.alternatives);
-        return d;
+        return routeDecision(config, r, i);
       }
     }
   }

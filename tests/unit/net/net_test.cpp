@@ -14,32 +14,17 @@
 #include <thread>
 #include <vector>
 
+#include "fake_io.h"
+
 namespace socks::net {
 namespace {
 
 using namespace std::chrono_literals;
-using Bytes8 = std::vector<std::uint8_t>;
+using testing::Bytes8;
+using testing::readN;
+using testing::writeAll;
 
 const SocketOps& ops() { return libcSocketOps(); }
-
-// Reads exactly n bytes (blocking) on the fake proxy's side.
-Bytes8 readN(int fd, std::size_t n) {
-  Bytes8 buf(n);
-  std::size_t off = 0;
-  while (off < n) {
-    const ssize_t r = ::read(fd, buf.data() + off, n - off);
-    if (r <= 0) {
-      buf.resize(off);
-      return buf;
-    }
-    off += static_cast<std::size_t>(r);
-  }
-  return buf;
-}
-
-void writeAll(int fd, const Bytes8& bytes) {
-  ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
-}
 
 struct Pair {
   int client = -1;

@@ -14,11 +14,15 @@
 #include <thread>
 #include <vector>
 
+#include "fake_io.h"
+
 namespace socks {
 namespace {
 
 using namespace std::chrono_literals;
-using Bytes8 = std::vector<std::uint8_t>;
+using testing::Bytes8;
+using testing::readN;
+using testing::writeAll;
 using Outcome = StageResult::Outcome;
 
 // The fake's state: function pointers cannot capture, and one test runs at a
@@ -50,24 +54,6 @@ SocketOps fakeOps() {
   ops.connect = fakeConnect;
   ops.close = fakeClose;
   return ops;
-}
-
-Bytes8 readN(int fd, std::size_t n) {
-  Bytes8 buf(n);
-  std::size_t off = 0;
-  while (off < n) {
-    const ssize_t r = ::read(fd, buf.data() + off, n - off);
-    if (r <= 0) {
-      buf.resize(off);
-      return buf;
-    }
-    off += static_cast<std::size_t>(r);
-  }
-  return buf;
-}
-
-void writeAll(int fd, const Bytes8& bytes) {
-  ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
 }
 
 // A socketpair whose client end the fake ops hand out (and the probe closes).
