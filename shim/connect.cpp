@@ -227,6 +227,51 @@ int routedConnect(const ProcessState& state, int fd, const sockaddr* addr, sockl
   return failWith(err);
 }
 
+// The routing half of connect() for an AF_INET/AF_INET6 destination: direct
+// destinations are decided before asking the kernel what the socket is (a
+// loopback connect costs no extra system call), then the socket's type, then
+// the route. kNotOurs: the caller makes the real call (direct, or a socket
+// that is neither TCP nor UDP).
+constexpr int kNotOurs = -2;
+
+int routeTcpConnect(const ProcessState& state, int fd, const sockaddr* addr, socklen_t len,
+                    const socks::Address& dst, bool known_tcp) {
+  const bool fake = socks::FakeDns::inFakeRange(dst);
+  socks::Decision decision;
+  if (!fake) {
+    decision = dst.isUnspecified() ? socks::Decision{} : state.decide(dst);
+    if (dst.isUnspecified() || (decision.alternatives.size() == 1 &&
+                                decision.alternatives[0].kind == socks::Target::Kind::kDirect)) {
+      if (socks::log::enabled(socks::log::Level::kInfo)) {
+        char text[64];
+        char why[320];
+        dst.format(text, sizeof text);
+        SOCKS_LOG(kInfo, "connect %s: direct (%s)", text,
+                  dst.isUnspecified() ? "local destination"
+                                      : directReason(state, decision, why, sizeof why));
+      }
+      fdtable::clear(fd);
+      return kNotOurs;
+    }
+  }
+  if (!known_tcp && !isTcpSocket(fd)) {
+    return isDatagramSocket(fd) ? udpConnect(fd, addr, len, state) : kNotOurs;
+  }
+  socks::Address target = dst;
+  if (fake) {
+    auto name = state.fake_dns->lookup(dst);
+    if (!name) {
+      char text[64];
+      dst.format(text, sizeof text);
+      SOCKS_LOG(kWarn, "connect %s: a fake address this process never handed out", text);
+      return failWith(EHOSTUNREACH);
+    }
+    target = *name;
+    decision = state.decide(target);
+  }
+  return routedConnect(state, fd, addr, len, target, decision);
+}
+
 int hookConnect(int fd, const sockaddr* addr, socklen_t len) {
   if (addr == nullptr || len < sizeof(sa_family_t)) {
     return real::connect(fd, addr, len);
@@ -248,42 +293,8 @@ int hookConnect(int fd, const sockaddr* addr, socklen_t len) {
   if (udp_association) {
     return udpConnect(fd, addr, len, *state);
   }
-  // Direct destinations are decided before asking the kernel what the socket
-  // is: a loopback connect costs no extra system call.
-  const bool fake = socks::FakeDns::inFakeRange(*dst);
-  socks::Decision decision;
-  if (!fake) {
-    decision = dst->isUnspecified() ? socks::Decision{} : state->decide(*dst);
-    if (dst->isUnspecified() || (decision.alternatives.size() == 1 &&
-                                 decision.alternatives[0].kind == socks::Target::Kind::kDirect)) {
-      if (socks::log::enabled(socks::log::Level::kInfo)) {
-        char text[64];
-        char why[320];
-        dst->format(text, sizeof text);
-        SOCKS_LOG(kInfo, "connect %s: direct (%s)", text,
-                  dst->isUnspecified() ? "local destination"
-                                       : directReason(*state, decision, why, sizeof why));
-      }
-      fdtable::clear(fd);
-      return real::connect(fd, addr, len);
-    }
-  }
-  if (!isTcpSocket(fd)) {
-    return isDatagramSocket(fd) ? udpConnect(fd, addr, len, *state) : real::connect(fd, addr, len);
-  }
-  socks::Address target = *dst;
-  if (fake) {
-    auto name = state->fake_dns->lookup(*dst);
-    if (!name) {
-      char text[64];
-      dst->format(text, sizeof text);
-      SOCKS_LOG(kWarn, "connect %s: a fake address this process never handed out", text);
-      return failWith(EHOSTUNREACH);
-    }
-    target = *name;
-    decision = state->decide(target);
-  }
-  return routedConnect(*state, fd, addr, len, target, decision);
+  const int rc = routeTcpConnect(*state, fd, addr, len, *dst, /*known_tcp=*/false);
+  return rc == kNotOurs ? real::connect(fd, addr, len) : rc;
 }
 
 bool sameHost(const sockaddr_storage& ss, socklen_t len, const socks::Address& hop) {
@@ -334,6 +345,16 @@ bool isTcpSocket(int fd) {
   return ops.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM &&
          ops.getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &plen) == 0 &&
          (protocol == IPPROTO_TCP || protocol == kIpprotoMptcp);
+}
+
+int fastOpenConnect(int fd, const sockaddr* addr, socklen_t len) {
+  const ProcessState* state = processState();
+  auto dst = state != nullptr ? socks::Address::fromSockaddr(addr, len) : std::nullopt;
+  if (!dst || fdtable::trackedAs(fd, FdKind::kUdpAssociation)) {
+    return 1;
+  }
+  const int rc = routeTcpConnect(*state, fd, addr, len, *dst, /*known_tcp=*/true);
+  return rc == kNotOurs ? 1 : rc;
 }
 
 }  // namespace socksify

@@ -462,6 +462,18 @@ ssize_t sendToDestination(int fd, const iovec* iov, std::size_t iovlen, int flag
   if (state == nullptr) {
     return -2;
   }
+  // TCP Fast Open: the send is a connect() with data. Route it as connect()
+  // does; through a proxy, the handshake comes first and the data after it.
+  if ((flags & MSG_FASTOPEN) != 0 && !associationOf(fd) && isTcpSocket(fd)) {
+    const int rc = fastOpenConnect(fd, addr, addr_len);
+    if (rc != 0) {
+      return rc == 1 ? -2 : -1;  // direct: the real call, Fast Open as asked
+    }
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(iov);
+    msg.msg_iovlen = iovlen;
+    return real::sendmsg(fd, &msg, flags & ~MSG_FASTOPEN);
+  }
   auto dst = socks::Address::fromSockaddr(addr, addr_len);
   if (!dst) {
     return -2;
@@ -478,7 +490,7 @@ ssize_t sendToDestination(int fd, const iovec* iov, std::size_t iovlen, int flag
     return -2;
   }
   if (!a && !isUdpSocket(fd)) {
-    return -2;  // a TCP socket (TCP Fast Open) or anything else: not a datagram
+    return -2;  // not a datagram socket
   }
   if (route != Route::kProxy) {
     errno = err;

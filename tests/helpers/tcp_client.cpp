@@ -5,6 +5,7 @@
 //   tcp_client HOST PORT [--blocking|--nonblocking|--epoll] [--send TEXT]
 //              [--read-first] [--print-peer] [--threads N] [--conns M] [--fork]
 //              [--half-close] [--dup dup|dup2|dup3|fcntl] [--after A:P] [--family 4|6] [--timeout SEC]
+//              [--fastopen]
 //
 // One exchange: connect; with --read-first read one line (a banner) before sending;
 // send TEXT + "\n"; read until the echo of that line has arrived (or, with
@@ -17,6 +18,8 @@
 // socket to a copy (dup/dup2/dup3/fcntl F_DUPFD) and closes the original before using
 // it. --after A:P then makes one more exchange with an IPv4 address on a new socket
 // (which reuses the closed descriptor number), printed after "after:".
+// --fastopen connects with sendto(MSG_FASTOPEN) carrying the line (TCP Fast Open, as
+// curl --tcp-fastopen does) instead of connect() then send.
 // Failure: prints "error: <what>: <strerror> (errno=N NAME)" on stderr, exits 1.
 
 #include <fcntl.h>
@@ -56,6 +59,7 @@ struct Options {
   std::string after;     // IPv4 ADDR:PORT to connect to after the exchange (reusing the fd number)
   int family = AF_UNSPEC;
   int timeout_ms = 20000;
+  bool fast_open = false;  // connect and send the line with sendto(MSG_FASTOPEN)
 };
 
 // Connects fd to addr according to mode. Returns 0, an errno, or -ETIMEDOUT (the
@@ -92,7 +96,20 @@ bool exchange(const sockaddr* addr, socklen_t len, const std::string& text, cons
     fail = {"socket", errno};
     return false;
   }
-  int e = connectFd(fd, addr, len, o);
+  std::size_t sent_first = 0;  // bytes of the line that went with the SYN (--fastopen)
+  int e = 0;
+  if (o.fast_open) {
+    const std::string line = text + "\n";
+    const ssize_t n = ::sendto(fd, line.data(), line.size(), MSG_FASTOPEN, addr, len);
+    if (n < 0) {
+      fail = {"sendto(MSG_FASTOPEN)", errno};
+      close(fd);
+      return false;
+    }
+    sent_first = static_cast<std::size_t>(n);
+  } else {
+    e = connectFd(fd, addr, len, o);
+  }
   if (e != 0) {
     if (e == -ETIMEDOUT) {
       fail = {"connect: helper timeout waiting for POLLOUT (no result from the socket)", 0};
@@ -134,7 +151,8 @@ bool exchange(const sockaddr* addr, socklen_t len, const std::string& text, cons
     }
     out += line;
   }
-  if (int we = sendAll(fd, text + "\n", o.timeout_ms, o.mode == Mode::kEpoll); we != 0) {
+  if (int we = sendAll(fd, (text + "\n").substr(sent_first), o.timeout_ms, o.mode == Mode::kEpoll);
+      we != 0) {
     fail = {"write", we};
     close(fd);
     return false;
@@ -209,6 +227,7 @@ int main(int argc, char** argv) {
     else if (a == "--conns") o.conns = args.intValue();
     else if (a == "--fork") o.fork_mode = true;
     else if (a == "--half-close") o.half_close = true;
+    else if (a == "--fastopen") o.fast_open = true;
     else if (a == "--dup") o.dup_mode = args.value();
     else if (a == "--after") o.after = args.value();
     else if (a == "--family") o.family = args.familyValue();

@@ -467,6 +467,31 @@ TEST_F(NetnsTest, HalfCloseIsRelayed) {
   }
 }
 
+// TCP Fast Open (sendto(MSG_FASTOPEN) on an unconnected socket, as curl
+// --tcp-fastopen does) is a connect with data: it goes through the proxy like
+// connect(), the handshake first and the data after it. A direct (loopback)
+// destination keeps the kernel's Fast Open.
+TEST_F(NetnsTest, TcpFastOpenGoesThroughTheProxy) {
+  for (ProxyKind kind : {ProxyKind::kSocksd, ProxyKind::kDanted}) {
+    if (kindTool(kind).empty()) continue;
+    servers_.clear();
+    std::string proxy = startProxy(kind);
+    ASSERT_FALSE(HasFailure());
+    RunResult r = tcpClient({url("socks5h", proxy)}, {NetLab::kRemoteName, "7", "--fastopen"});
+    ASSERT_EQ(r.exit_code, 0) << kindName(kind) << "\n" << r.describe();
+    EXPECT_EQ(r.out.rfind(peerViaProxy(), 0), 0u) << r.describe();
+    EXPECT_TRUE(contains(r.out, "\nhello\n")) << r.describe();
+  }
+  expectDestSawOnlyProxy();
+  expectNoDnsLeak();
+  DestServer local = startTcpServer(lab_->clientNs(), {"--echo", "127.0.0.1:0"});
+  ASSERT_EQ(local.ports.size(), 1u);
+  RunResult l = tcpClient({url("socks5h", servers_.back().hostPort())},
+                          {"127.0.0.1", std::to_string(local.ports[0]), "--fastopen"});
+  ASSERT_EQ(l.exit_code, 0) << l.describe();
+  EXPECT_TRUE(contains(l.out, "peer 127.0.0.1:")) << l.describe();
+}
+
 // The fd table follows copies: after dup/dup2/dup3/fcntl(F_DUPFD) and closing the
 // original, the copy is the proxied connection and getpeername still answers with the
 // destination. A new socket that reuses the closed descriptor number is not mistaken
