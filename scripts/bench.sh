@@ -22,6 +22,25 @@ echo "== shim preloaded, inert (no SOCKSIFY_PROXY)"
 env -u SOCKSIFY_PROXY LD_PRELOAD="$shim" "$bench" "${args[@]}"
 echo "== shim preloaded, configured (socks5h://127.0.0.1:9; nothing here is proxied)"
 LD_PRELOAD="$shim" SOCKSIFY_PROXY=socks5h://127.0.0.1:9 "$bench" "${args[@]}"
+# The same with a socks.conf of eight routes: a loopback connect is decided
+# by the router, which reads every route (only one that names loopback may
+# take it).
+conf=$(mktemp)
+cat > "$conf" <<'CONF'
+proxy a = socks5h://127.0.0.1:9
+proxy b = socks5://127.0.0.1:10
+route 10.0.0.0/8, 172.16.0.0/12 -> direct
+route 192.168.0.0/16 -> a
+route *.corp.example, corp.example -> b dns local
+route :22, :8000-8999 -> a > b
+route [2001:db8::/32] -> a
+route 203.0.113.0/24 -> block
+route *.onion -> a
+route * -> a | b
+CONF
+echo "== shim preloaded, configured by a socks.conf of eight routes"
+env -u SOCKSIFY_PROXY LD_PRELOAD="$shim" SOCKSIFY_CONF="$conf" "$bench" "${args[@]}"
+rm -f "$conf"
 
 # TCP throughput through socksd on loopback: curl's own SOCKS client (no shim)
 # against the same curl under socksify. Both pay socksd's relay; the

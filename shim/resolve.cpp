@@ -454,8 +454,7 @@ int buildList(const std::vector<std::pair<Address, int>>& addrs, const std::vect
 
 int hookGetaddrinfo(const char* node, const char* service, const addrinfo* hints, addrinfo** res) {
   const ProcessState* state = activeState();
-  if (state == nullptr || node == nullptr || (hints != nullptr && (hints->ai_flags & AI_NUMERICHOST)) ||
-      systemResolves(*state, node)) {
+  if (state == nullptr || node == nullptr || (hints != nullptr && (hints->ai_flags & AI_NUMERICHOST))) {
     return realGetaddrinfo(node, service, hints, res);
   }
   addrinfo h{};
@@ -474,6 +473,10 @@ int hookGetaddrinfo(const char* node, const char* service, const addrinfo* hints
   const int rc = realGetaddrinfo(node, service, &probe, res);
   if (rc != EAI_NONAME || isNumericForGai(node)) {
     return rc;
+  }
+  // After the numeric probe: numeric strings never pay for the route lookup.
+  if (systemResolves(*state, node)) {
+    return realGetaddrinfo(node, service, hints, res);
   }
   std::vector<Proto> protos;
   if (const int prc = protocolsFor(service, h, protos); prc != 0) {
