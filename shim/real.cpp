@@ -84,6 +84,19 @@ RealFn<int (*)(const char*, int, hostent*, char*, size_t, hostent**, int*)> geth
 RealFn<hostent* (*)(const void*, socklen_t, int)> gethostbyaddr{"gethostbyaddr"};
 RealFn<int (*)(const void*, socklen_t, int, hostent*, char*, size_t, hostent**, int*)>
     gethostbyaddr_r{"gethostbyaddr_r"};
+RealFn<int (*)(const char*, int, int, unsigned char*, int)> res_query{"res_query"};
+RealFn<int (*)(const char*, int, int, unsigned char*, int)> res_search{"res_search"};
+RealFn<int (*)(const char*, const char*, int, int, unsigned char*, int)> res_querydomain{
+    "res_querydomain"};
+RealFn<int (*)(const unsigned char*, int, unsigned char*, int)> res_send{"res_send"};
+RealFn<int (*)(struct __res_state*, const char*, int, int, unsigned char*, int)> res_nquery{"res_nquery"};
+RealFn<int (*)(struct __res_state*, const char*, int, int, unsigned char*, int)> res_nsearch{
+    "res_nsearch"};
+RealFn<int (*)(struct __res_state*, const char*, const char*, int, int, unsigned char*, int)>
+    res_nquerydomain{"res_nquerydomain"};
+RealFn<int (*)(struct __res_state*, const unsigned char*, int, unsigned char*, int)> res_nsend{
+    "res_nsend"};
+RealFn<int (*)(int, gaicb**, int, sigevent*)> getaddrinfo_a{"getaddrinfo_a"};
 }  // namespace real
 
 namespace {

@@ -20,6 +20,10 @@
 
 #include "socks/socket_ops.h"
 
+struct __res_state;  // <resolv.h>; not included here (its macros rename res_init & co.)
+struct gaicb;
+struct sigevent;
+
 namespace socksify {
 
 // Resolves `name` with dlsym(RTLD_NEXT). A result inside libsocksify.so
@@ -120,6 +124,19 @@ extern RealFn<int (*)(const char*, int, hostent*, char*, size_t, hostent**, int*
 extern RealFn<hostent* (*)(const void*, socklen_t, int)> gethostbyaddr;
 extern RealFn<int (*)(const void*, socklen_t, int, hostent*, char*, size_t, hostent**, int*)>
     gethostbyaddr_r;
+// libresolv's query API (in libc.so.6 since glibc 2.34). The hooks of the
+// old __res_* names (compat-only symbols, which dlsym cannot return) call
+// these default-version ones: the same functions.
+extern RealFn<int (*)(const char*, int, int, unsigned char*, int)> res_query;
+extern RealFn<int (*)(const char*, int, int, unsigned char*, int)> res_search;
+extern RealFn<int (*)(const char*, const char*, int, int, unsigned char*, int)> res_querydomain;
+extern RealFn<int (*)(const unsigned char*, int, unsigned char*, int)> res_send;
+extern RealFn<int (*)(struct __res_state*, const char*, int, int, unsigned char*, int)> res_nquery;
+extern RealFn<int (*)(struct __res_state*, const char*, int, int, unsigned char*, int)> res_nsearch;
+extern RealFn<int (*)(struct __res_state*, const char*, const char*, int, int, unsigned char*, int)>
+    res_nquerydomain;
+extern RealFn<int (*)(struct __res_state*, const unsigned char*, int, unsigned char*, int)> res_nsend;
+extern RealFn<int (*)(int, gaicb**, int, sigevent*)> getaddrinfo_a;
 }  // namespace real
 
 // A SocketOps table whose entries call the real libc functions (never our

@@ -45,6 +45,7 @@
 
 #include "export.h"
 #include "real.h"
+#include "resolve.h"
 #include "socks/address.h"
 #include "socks/fake_dns.h"
 #include "socks/log.h"
@@ -149,24 +150,6 @@ int toHerrno(const Status& s) {
 // ---------------------------------------------------------------------------
 // Name classification.
 
-// What glibc's getaddrinfo treats as numeric (inet_aton forms, IPv6 with an
-// optional %scope): a backstop for the AI_NUMERICHOST probe.
-bool isNumericForGai(const char* node) {
-  in_addr a4;
-  if (inet_aton(node, &a4) != 0) {
-    return true;
-  }
-  const char* pct = std::strchr(node, '%');
-  const std::size_t len = pct != nullptr ? static_cast<std::size_t>(pct - node) : std::strlen(node);
-  if (len == 0 || len >= INET6_ADDRSTRLEN) {
-    return false;
-  }
-  char buf[INET6_ADDRSTRLEN];
-  std::memcpy(buf, node, len);
-  buf[len] = '\0';
-  in6_addr a6;
-  return inet_pton(AF_INET6, buf, &a6) == 1;
-}
 
 // The names glibc's gethostbyname* answer without any lookup
 // (nss/digits_dots.c): only digits and dots, or (starting with a hex digit
@@ -740,6 +723,35 @@ int hookGetnameinfo(const sockaddr* sa, socklen_t salen, char* host, socklen_t h
 }
 
 }  // namespace
+
+// What glibc's getaddrinfo treats as numeric (inet_aton forms, IPv6 with an
+// optional %scope): a backstop for the AI_NUMERICHOST probe.
+bool isNumericForGai(const char* node) noexcept {
+  in_addr a4;
+  if (inet_aton(node, &a4) != 0) {
+    return true;
+  }
+  const char* pct = std::strchr(node, '%');
+  const std::size_t len = pct != nullptr ? static_cast<std::size_t>(pct - node) : std::strlen(node);
+  if (len == 0 || len >= INET6_ADDRSTRLEN) {
+    return false;
+  }
+  char buf[INET6_ADDRSTRLEN];
+  std::memcpy(buf, node, len);
+  buf[len] = '\0';
+  in6_addr a6;
+  return inet_pton(AF_INET6, buf, &a6) == 1;
+}
+
+int resolveForGai(const char* node, const char* service, const addrinfo* hints,
+                  addrinfo** res) noexcept {
+  try {
+    return hookGetaddrinfo(node, service, hints, res);
+  } catch (...) {
+    return EAI_MEMORY;
+  }
+}
+
 }  // namespace socksify
 
 using socksify::activeState;
@@ -747,11 +759,7 @@ using socksify::HostData;
 
 SOCKSIFY_EXPORT int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints,
                                 struct addrinfo** res) {
-  try {
-    return socksify::hookGetaddrinfo(node, service, hints, res);
-  } catch (...) {
-    return EAI_MEMORY;
-  }
+  return socksify::resolveForGai(node, service, hints, res);
 }
 
 SOCKSIFY_EXPORT void freeaddrinfo(struct addrinfo* ai) noexcept {

@@ -9,6 +9,8 @@
 
 #include <sys/socket.h>
 
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,5 +52,46 @@ Result<Resolved> resolveName(const SocketOps& ops, std::string_view name,
 // kInvalidArgument when addr is not an IP address.
 Result<std::string> resolveAddress(const SocketOps& ops, const Address& addr,
                                    const ResolveOptions& options);
+
+// What a raw query came to, in the terms libresolv's res_query() reports
+// through h_errno (glibc resolv/res_query.c).
+enum class DnsOutcome {
+  kAnswer,        // NOERROR with at least one answer record
+  kNameError,     // NXDOMAIN (HOST_NOT_FOUND)
+  kNoData,        // NOERROR without answers (NO_DATA)
+  kTryAgain,      // SERVFAIL/REFUSED from every server, no answer in time (TRY_AGAIN)
+  kUnrecoverable  // FORMERR, an unusable answer (NO_RECOVERY)
+};
+
+struct RawAnswer {
+  DnsOutcome outcome = DnsOutcome::kTryAgain;
+  // The last DNS message received (whole, as on the wire); empty when no
+  // server answered. Present also for kNameError / kNoData, as res_query()
+  // leaves it in the caller's buffer.
+  std::vector<std::uint8_t> message;
+};
+
+// res_query()/res_search() through c-ares: one question (name, class, type;
+// RFC 1035 §4.1.2) to the name servers of `options` (the hosts file is never
+// read, options.family and hosts_only are ignored). search=false asks for
+// `name` as given (ares_query); search=true applies the search list and
+// ndots of resolv.conf as res_search() does (ares_search). Sockets come from
+// `ops`. A timeout (options.timeout_ms) is the outcome kTryAgain, not an
+// error. Errors: kInvalidArgument for an empty name, a name with a NUL or
+// longer than 1025 characters, or a bad `servers`; kSystem (with errno)
+// when a system call or an allocation fails.
+Result<RawAnswer> queryRaw(const SocketOps& ops, std::string_view name, int dnsclass, int type,
+                           bool search, const ResolveOptions& options);
+
+// res_send() through c-ares: sends `query`, a whole DNS message (as
+// res_mkquery() builds it), to the name servers of `options` and returns
+// the answer with the query's own ID (c-ares picks a fresh ID on the wire).
+// outcome is kAnswer for any answer received, whatever its RCODE (res_send
+// does not interpret it), and kTryAgain when none came (every server
+// failed, or the timeout passed). Errors: kInvalidArgument for a message
+// shorter than a DNS header or longer than 65535 octets, or a bad `servers`;
+// kSystem as above.
+Result<RawAnswer> sendRaw(const SocketOps& ops, std::span<const std::uint8_t> query,
+                          const ResolveOptions& options);
 
 }  // namespace socks

@@ -18,6 +18,7 @@
 // which completes the query with ARES_EDESTRUCTION.
 #include "proto/ascii.h"
 #include "socks/resolver.h"
+#include "socks/dns_message.h"
 
 #include <ares.h>
 #include <arpa/inet.h>
@@ -481,6 +482,120 @@ Result<std::string> resolveAddress(const SocketOps& ops, const Address& addr,
     return fromAres(ARES_ENODATA, options.hosts_only);
   }
   return name;
+}
+
+// ---------------------------------------------------------------------------
+// Raw queries: res_query / res_search / res_send.
+
+namespace {
+
+constexpr std::size_t kMaxDnsMessage = 65535;
+
+struct RawQuery {
+  bool done = false;
+  int status = ARES_ECANCELLED;
+  std::vector<std::uint8_t> message;
+};
+
+void onRaw(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
+  auto* q = static_cast<RawQuery*>(arg);
+  q->done = true;
+  q->status = status;
+  if (abuf != nullptr && alen > 0) {
+    try {
+      q->message.assign(abuf, abuf + alen);
+    } catch (...) {
+      q->status = ARES_ENOMEM;
+    }
+  }
+}
+
+// The outcome of a finished raw query, as glibc's res_query maps the RCODE
+// (resolv/res_query.c) and res_send its failures (no server answered:
+// TRY_AGAIN). c-ares skips servers that answer SERVFAIL, NOTIMP or REFUSED,
+// as glibc's res_send does, so those reach us only when every server did.
+Result<RawAnswer> finishRaw(RawQuery& q, const Status& loop) {
+  if (q.status == ARES_ENOMEM) {
+    return Status::system(ENOMEM, "out of memory in c-ares");
+  }
+  RawAnswer out;
+  out.message = std::move(q.message);
+  if (!loop.ok() && loop.code() != Errc::kTimeout) {
+    return loop;
+  }
+  switch (loop.ok() ? q.status : ARES_ETIMEOUT) {
+    case ARES_SUCCESS:
+      out.outcome = DnsOutcome::kAnswer;
+      break;
+    case ARES_ENOTFOUND:
+      out.outcome = DnsOutcome::kNameError;
+      break;
+    case ARES_ENODATA:
+      out.outcome = DnsOutcome::kNoData;
+      break;
+    case ARES_ESERVFAIL:
+    case ARES_EREFUSED:
+    case ARES_ENOTIMP:
+    case ARES_ETIMEOUT:
+    case ARES_ECONNREFUSED:
+    case ARES_ECANCELLED:
+    case ARES_EDESTRUCTION:
+      out.outcome = DnsOutcome::kTryAgain;
+      break;
+    default:  // FORMERR, a bad answer, a name c-ares cannot encode
+      out.outcome = DnsOutcome::kUnrecoverable;
+      break;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<RawAnswer> queryRaw(const SocketOps& ops, std::string_view name, int dnsclass, int type,
+                           bool search, const ResolveOptions& options) {
+  if (name.empty() || name.size() > Address::kMaxDomain * 4 + 5 ||
+      name.find('\0') != std::string_view::npos) {
+    return Status(Errc::kInvalidArgument, "not a domain name");
+  }
+  const auto deadline = deadlineFor(options);
+  Channel channel;
+  if (Status s = channel.init(ops, options); !s.ok()) {
+    return s;
+  }
+  const std::string cname(name);
+  RawQuery query;
+  if (search) {
+    ares_search(channel.get(), cname.c_str(), dnsclass, type, onRaw, &query);
+  } else {
+    ares_query(channel.get(), cname.c_str(), dnsclass, type, onRaw, &query);
+  }
+  Status loop = runUntil(ops, channel.get(), query.done, deadline);
+  channel.reset();  // completes a pending query (ARES_EDESTRUCTION)
+  return finishRaw(query, loop);
+}
+
+Result<RawAnswer> sendRaw(const SocketOps& ops, std::span<const std::uint8_t> query_msg,
+                          const ResolveOptions& options) {
+  if (query_msg.size() < kDnsHeaderSize || query_msg.size() > kMaxDnsMessage) {
+    return Status(Errc::kInvalidArgument, "not a DNS message");
+  }
+  const auto deadline = deadlineFor(options);
+  Channel channel;
+  if (Status s = channel.init(ops, options); !s.ok()) {
+    return s;
+  }
+  RawQuery query;
+  ares_send(channel.get(), query_msg.data(), static_cast<int>(query_msg.size()), onRaw, &query);
+  Status loop = runUntil(ops, channel.get(), query.done, deadline);
+  channel.reset();
+  Result<RawAnswer> out = finishRaw(query, loop);
+  if (out.ok() && out->message.size() >= 2) {
+    // c-ares sends its own random ID (RFC 5452 §9.2); the caller matches
+    // the answer against the ID it chose.
+    out->message[0] = query_msg[0];
+    out->message[1] = query_msg[1];
+  }
+  return out;
 }
 
 }  // namespace socks
