@@ -10,8 +10,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
+#include <span>
 #include <string>
 
 #include "export.h"
@@ -116,6 +120,17 @@ int directConnect(const ProcessState& state, int fd, const sockaddr* addr, sockl
   return 0;
 }
 
+// A chain that could not be connected at its first proxy is tried last for
+// this long: with `tor | corp` and Tor down, each connection would otherwise
+// wait out a timeout before failing over.
+constexpr std::int64_t kDownMs = 30000;
+
+std::int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // One chain alternative: the program's descriptor becomes the connection to
 // the first hop, and the handshake runs over it. Returns 0, or -1 with *err.
 int chainConnect(const ProcessState& state, const Chain& chain, int fd, const sockaddr* addr,
@@ -142,6 +157,9 @@ int chainConnect(const ProcessState& state, const Chain& chain, int fd, const so
       realSocketOps(), fd, chain.hops, target, socks::Command::kConnect, deadline);
   if (!outcome.status.ok()) {
     *err = socks::toErrno(outcome.status);
+    if (outcome.failed_hop == 0) {  // the first proxy itself: not this destination's fault
+      chain.down_until_ms.store(nowMs() + kDownMs, std::memory_order_relaxed);
+    }
     if (socks::log::enabled(socks::log::Level::kInfo)) {
       char why[200];
       SOCKS_LOG(kInfo, "connect %s via %s: failed at hop %zu: %s", dst_text, chain.label.c_str(),
@@ -151,6 +169,7 @@ int chainConnect(const ProcessState& state, const Chain& chain, int fd, const so
     return -1;
   }
 
+  chain.down_until_ms.store(0, std::memory_order_relaxed);
   auto* entry = new FdState;
   std::memcpy(&entry->peer, addr, len < sizeof entry->peer ? len : sizeof entry->peer);
   entry->peer_len = len < sizeof entry->peer ? len : sizeof entry->peer;
@@ -178,16 +197,52 @@ int chainConnect(const ProcessState& state, const Chain& chain, int fd, const so
   return 0;
 }
 
-// Tries the decision's alternatives in order (failover) until one connects;
-// `block` ends the search. The errno is the last attempt's.
+// The order to try the alternatives in: the route's, except that chains
+// whose first proxy failed within kDownMs move behind the others — but
+// never behind a `block`, and they are still tried (only later).
+std::size_t tryOrder(const ProcessState& state, std::span<const socks::Target> alternatives,
+                     const socks::Target** order, std::size_t capacity) {
+  std::size_t n = 0;
+  std::size_t ndeferred = 0;
+  const socks::Target* deferred[16];
+  const std::int64_t now = nowMs();
+  const auto flush = [&] {
+    for (std::size_t i = 0; i < ndeferred && n < capacity; ++i) {
+      order[n++] = deferred[i];
+    }
+    ndeferred = 0;
+  };
+  for (const socks::Target& alt : alternatives) {
+    if (alt.kind == socks::Target::Kind::kBlock) {
+      flush();
+    } else if (alt.kind == socks::Target::Kind::kChain && alternatives.size() > 1 &&
+               ndeferred < std::size(deferred)) {
+      const Chain* chain = state.chainFor(alt);
+      if (chain != nullptr && chain->down_until_ms.load(std::memory_order_relaxed) > now) {
+        deferred[ndeferred++] = &alt;
+        continue;
+      }
+    }
+    if (n < capacity) {
+      order[n++] = &alt;
+    }
+  }
+  flush();
+  return n;
+}
+
+// Tries the decision's alternatives (failover) until one connects; `block`
+// ends the search. The errno is the last attempt's.
 int routedConnect(const ProcessState& state, int fd, const sockaddr* addr, socklen_t len,
                   const socks::Address& target, const socks::Decision& d) {
   char dst_text[300];
   target.format(dst_text, sizeof dst_text);
   int err = EACCES;
-  const std::size_t n = d.alternatives.size();
+  constexpr std::size_t kMaxTried = 64;
+  const socks::Target* order[kMaxTried];
+  const std::size_t n = tryOrder(state, d.alternatives, order, kMaxTried);
   for (std::size_t i = 0; i < n; ++i) {
-    const socks::Target& alt = d.alternatives[i];
+    const socks::Target& alt = *order[i];
     const bool last = i + 1 == n;
     if (i > 0) {
       SOCKS_LOG(kInfo, "connect %s: trying the next alternative (%zu of %zu)", dst_text, i + 1, n);
@@ -216,6 +271,11 @@ int routedConnect(const ProcessState& state, int fd, const sockaddr* addr, sockl
         if (chain == nullptr) {
           err = EACCES;  // cannot happen: every chain a route names is built
           break;
+        }
+        if (chain->down_until_ms.load(std::memory_order_relaxed) > nowMs()) {
+          SOCKS_LOG(kInfo, "connect %s: %s failed at its first proxy less than %lld s ago; "
+                           "tried after the other alternatives", dst_text, chain->label.c_str(),
+                    static_cast<long long>(kDownMs / 1000));
         }
         if (chainConnect(state, *chain, fd, addr, len, target, &err) == 0) {
           return 0;

@@ -44,6 +44,9 @@ struct Chain {
   std::vector<socks::Hop> hops;        // the same, ready for the handshake
   std::string label;                   // "corp > tor" (never a password)
   bool usable = true;                  // false: a hop's host name did not resolve
+  // Until when (steady clock, ms) failover tries this chain last: its first
+  // proxy failed recently. The one mutable field; 0 = healthy.
+  mutable std::atomic<std::int64_t> down_until_ms{0};
 
   bool remoteNames() const { return socks::resolvesRemotely(hops.back().kind); }
   bool ipv6FirstHop() const { return hops.front().addr.type == socks::Address::Type::kIPv6; }

@@ -386,5 +386,27 @@ TEST_F(RoutesTest, ProxyHostNamesAreResolvedAtFirstUse) {
   EXPECT_TRUE(asked);
 }
 
+// Failover remembers: once the first alternative's proxy has failed, the
+// next connections of the process try the working one first (and the dead
+// one only after it), instead of waiting out a timeout every time.
+TEST_F(RoutesTest, FailoverTriesARecentlyDeadProxyLast) {
+  startProxy(ProxyKind::kSocksd);
+  ASSERT_FALSE(HasFailure());
+  const std::string conf = "timeout 1s\nproxy hole = socks5h://" + lab_->blackholeAddr() +
+                           ":1080\nproxy live = " + proxyUrl("socks5h") +
+                           "\nroute * -> hole | live\n";
+  RunResult r = runWithConf(conf,
+                            {helper("tcp_client"), NetLab::kRemoteName, "7", "--threads", "1",
+                             "--conns", "4"},
+                            {"SOCKSIFY_LOG=info"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_TRUE(contains(r.out, "summary ok=4 failed=0")) << r.describe();
+  // The black hole is tried once; later connections go to `live` first.
+  EXPECT_EQ(countOccurrences(r.err, "via hole: failed at hop 1"), 1u) << r.describe();
+  EXPECT_EQ(countOccurrences(r.err, "via live: ok"), 4u) << r.describe();
+  EXPECT_EQ(countOccurrences(r.err, "trying the next alternative"), 1u) << r.describe();
+  expectDestSawOnlyProxy();
+}
+
 }  // namespace
 }  // namespace sfy::it
