@@ -12,6 +12,8 @@ packages=(
   dante-server microsocks
   # network namespaces for path-proving tests
   iproute2
+  # the system-wide test runs a file-capability program (secure execution)
+  libcap2-bin
 )
 
 missing=()
