@@ -309,7 +309,7 @@ int startBind(const std::shared_ptr<BindListener>& lp, const ProcessState& state
   fdtable::own(ctl);
   const socks::Hop& last = chain.hops.back();
   socks::ClientHandshake hs(last.kind, socks::Command::kBind, l.dst);
-  const socks::net::Deadline deadline(state.connect_timeout);
+  const socks::net::Deadline deadline(state.config.connect_timeout);
   const socks::net::ChainOutcome outcome = socks::net::connectThroughChain(
       realSocketOps(), ctl, chain.hops, l.dst, socks::Command::kBind, deadline, &hs);
   if (!outcome.status.ok()) {
@@ -419,7 +419,7 @@ std::optional<PrimaryDestination> primaryDestination() {
 
 const ProcessState* bindState() {
   const ProcessState* state = processState();
-  if (state == nullptr || state->bind_mode == socks::BindMode::kOff) {
+  if (state == nullptr || state->config.bind == socks::BindMode::kOff) {
     return nullptr;
   }
   return state;
@@ -507,11 +507,11 @@ int hookBind(int fd, const sockaddr* addr, socklen_t len) {
   if (rc != 0) {
     return rc;
   }
-  if (!requested || (requested->port != 0 && state->bind_mode != socks::BindMode::kAll)) {
+  if (!requested || (requested->port != 0 && state->config.bind != socks::BindMode::kAll)) {
     return rc;  // an explicit port: a real local server
   }
   auto dst = primaryDestination();
-  if (!dst || (state->bind_mode == socks::BindMode::kAuto && !isPublishable(*requested))) {
+  if (!dst || (state->config.bind == socks::BindMode::kAuto && !isPublishable(*requested))) {
     return rc;
   }
   if (auto local = localAddress(fd)) {
@@ -542,7 +542,7 @@ int hookListen(int fd, int backlog) {
   auto before = localAddress(fd);
   // Never bound (the kernel will pick the port) or, with "all", any socket.
   const bool candidate = dst && before &&
-                         (before->second.port == 0 || state->bind_mode == socks::BindMode::kAll);
+                         (before->second.port == 0 || state->config.bind == socks::BindMode::kAll);
   if (real::listen(fd, backlog) != 0) {
     return -1;
   }
@@ -550,7 +550,7 @@ int hookListen(int fd, int backlog) {
     return 0;
   }
   auto local = localAddress(fd);
-  if (!local || (state->bind_mode == socks::BindMode::kAuto && !isPublishable(local->second))) {
+  if (!local || (state->config.bind == socks::BindMode::kAuto && !isPublishable(local->second))) {
     return 0;
   }
   trackCandidate(fd, local->first, local->second, *dst);

@@ -71,7 +71,7 @@ const char* directReason(const ProcessState& state, const socks::Decision& d, ch
 // AF_INET (SOCKS4, or an AF_INET socket) or AF_UNSPEC.
 bool resolveHere(const ProcessState& state, socks::Address& target, int family) {
   socks::ResolveOptions options;
-  options.timeout_ms = static_cast<int>(state.connect_timeout.count());
+  options.timeout_ms = static_cast<int>(state.config.connect_timeout.count());
   options.family = family;
   auto resolved = socks::resolveName(realSocketOps(), target.domainView(), options);
   if (!resolved.ok() || resolved->addresses.empty()) {
@@ -109,7 +109,7 @@ int directConnect(const ProcessState& state, int fd, const sockaddr* addr, sockl
     *err = errno;
     return rc;
   }
-  const socks::net::Deadline deadline(state.connect_timeout);
+  const socks::net::Deadline deadline(state.config.connect_timeout);
   const socks::Status status = socks::net::connectWithDeadline(realSocketOps(), fd, addr, len,
                                                                deadline);
   if (!status.ok()) {
@@ -152,7 +152,7 @@ int chainConnect(const ProcessState& state, const Chain& chain, int fd, const so
   }
 
   fdtable::clear(fd);  // whatever was recorded for this number is stale now
-  const socks::net::Deadline deadline(state.connect_timeout);
+  const socks::net::Deadline deadline(state.config.connect_timeout);
   const socks::net::ChainOutcome outcome = socks::net::connectThroughChain(
       realSocketOps(), fd, chain.hops, target, socks::Command::kConnect, deadline);
   if (!outcome.status.ok()) {
@@ -180,7 +180,7 @@ int chainConnect(const ProcessState& state, const Chain& chain, int fd, const so
   // active-FTP client publishes, and where BIND makes it reachable. Without
   // BIND the true local address stays more useful.
   const socks::Address& bnd = outcome.bound;
-  if (state.bind_mode != socks::BindMode::kOff && bnd.isIp() && !bnd.isUnspecified() &&
+  if (state.config.bind != socks::BindMode::kOff && bnd.isIp() && !bnd.isUnspecified() &&
       !(addr->sa_family == AF_INET && bnd.type == socks::Address::Type::kIPv6)) {
     entry->local_len = bnd.toSockaddr(entry->local, addr->sa_family);
   }
@@ -217,7 +217,9 @@ std::size_t tryOrder(const ProcessState& state, std::span<const socks::Target> a
       flush();
     } else if (alt.kind == socks::Target::Kind::kChain && alternatives.size() > 1 &&
                ndeferred < std::size(deferred)) {
-      const Chain* chain = state.chainFor(alt);
+      // Only a chain that has been tried can be down: never resolve here (a
+      // later alternative may never be needed).
+      const Chain* chain = state.resolvedChainFor(alt);
       if (chain != nullptr && chain->down_until_ms.load(std::memory_order_relaxed) > now) {
         deferred[ndeferred++] = &alt;
         continue;

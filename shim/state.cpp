@@ -303,9 +303,6 @@ ProcessState* build() {
   if (!secure) {
     applyEnvironmentOverrides(state->config);
   }
-  state->connect_timeout = state->config.connect_timeout;
-  state->bind_mode = state->config.bind;
-  state->udp = state->config.udp;
 
   state->fake_dns = socks::FakeDns::create();
   if (state->fake_dns == nullptr) {
@@ -351,30 +348,42 @@ bool isLocalInterfaceAddress(const socks::Address& a) {
 
 }  // namespace
 
-const Chain* ProcessState::chainFor(const socks::Target& target) const noexcept {
+const ChainSlot* ProcessState::slotFor(const socks::Target& target) const noexcept {
   if (target.kind != socks::Target::Kind::kChain) {
     return nullptr;
   }
   for (const auto& slot : chains) {
-    if (slot->proxies != target.hops) {
-      continue;
-    }
-    if (const Chain* c = slot->chain.load(std::memory_order_acquire)) {
-      return c;
-    }
-    try {
-      const Chain* fresh = resolveChain(config, slot->proxies);
-      const Chain* expected = nullptr;
-      if (!slot->chain.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) {
-        delete fresh;  // another thread published first
-        return expected;
-      }
-      return fresh;
-    } catch (...) {
-      return nullptr;
+    if (slot->proxies == target.hops) {
+      return slot.get();
     }
   }
   return nullptr;
+}
+
+const Chain* ProcessState::chainFor(const socks::Target& target) const noexcept {
+  const ChainSlot* slot = slotFor(target);
+  if (slot == nullptr) {
+    return nullptr;
+  }
+  if (const Chain* c = slot->chain.load(std::memory_order_acquire)) {
+    return c;
+  }
+  try {
+    const Chain* fresh = resolveChain(config, slot->proxies);
+    const Chain* expected = nullptr;
+    if (!slot->chain.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) {
+      delete fresh;  // another thread published first
+      return expected;
+    }
+    return fresh;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+const Chain* ProcessState::resolvedChainFor(const socks::Target& target) const noexcept {
+  const ChainSlot* slot = slotFor(target);
+  return slot != nullptr ? slot->chain.load(std::memory_order_acquire) : nullptr;
 }
 
 bool ProcessState::isProxy(const socks::Address& dst) const noexcept {

@@ -60,7 +60,7 @@ struct Chain {
 // can be held locked across fork().
 struct ChainSlot {
   std::vector<std::uint32_t> proxies;
-  std::atomic<const Chain*> chain{nullptr};
+  mutable std::atomic<const Chain*> chain{nullptr};  // published once, never freed
 };
 
 struct ProcessState {
@@ -69,13 +69,14 @@ struct ProcessState {
   std::vector<std::unique_ptr<ChainSlot>> chains;
   std::vector<socks::Address> numeric_proxies;  // the proxies written as addresses
   socks::FakeDns* fake_dns = nullptr;  // shared with forked children; never null
-  std::chrono::milliseconds connect_timeout{10000};
-  socks::BindMode bind_mode = socks::BindMode::kAuto;
-  bool udp = true;
 
   // The chain for a kChain target, resolved (resolving it now, with real
   // sockets, if this is its first use); nullptr for direct and block.
   const Chain* chainFor(const socks::Target& target) const noexcept;
+  // The same if it has been resolved already, else nullptr: never any I/O.
+  const Chain* resolvedChainFor(const socks::Target& target) const noexcept;
+  // Where a kChain target's chain is (or will be) published.
+  const ChainSlot* slotFor(const socks::Target& target) const noexcept;
   // Whether dst is a configured proxy (by its address and port, numeric or
   // resolved so far): connections to it always go direct.
   bool isProxy(const socks::Address& dst) const noexcept;

@@ -136,7 +136,7 @@ Route classify(const ProcessState& state, const socks::Address& dst, socks::Addr
     case socks::Target::Kind::kChain:
       break;
   }
-  if (!state.udp) {
+  if (!state.config.udp) {
     target.format(text, sizeof text);
     SOCKS_LOG(kInfo, "udp to %s: refused (udp off); route it direct to let it out", text);
     err = ENETUNREACH;
@@ -190,7 +190,7 @@ std::shared_ptr<UdpAssociation> associate(int fd, int family, const ProcessState
     return nullptr;
   }
   fdtable::own(ctl);
-  const socks::net::Deadline deadline(state.connect_timeout);
+  const socks::net::Deadline deadline(state.config.connect_timeout);
   const socks::net::ChainOutcome outcome = socks::net::connectThroughChain(
       realSocketOps(), ctl, chain.hops, from, socks::Command::kUdpAssociate, deadline);
   if (!outcome.status.ok()) {

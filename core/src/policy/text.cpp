@@ -11,43 +11,17 @@ constexpr std::size_t kMaxHostName = 253;  // RFC 1035 §2.3.4, without the root
 constexpr std::size_t kMaxLabel = 63;
 constexpr std::uint32_t kMaxPort = 65535;
 
-bool isUnreserved(char c) {
-  return isAlpha(c) || isDigit(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
 }  // namespace
-
-std::string lowered(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    c = lowerChar(c);
-  }
-  return out;
-}
-
-void percentEncode(std::string_view text, std::string& out) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (char c : text) {
-    if (isUnreserved(c)) {
-      out.push_back(c);
-    } else {
-      const auto b = static_cast<unsigned char>(c);
-      out.push_back('%');
-      out.push_back(kHex[b >> 4]);
-      out.push_back(kHex[b & 0xF]);
-    }
-  }
-}
 
 std::string urlText(const ProxyUrl& url, bool with_password) {
   std::string out = schemeName(url.kind);
   out += "://";
   if (url.has_user) {
-    percentEncode(url.user, out);
+    ascii::percentEncode(url.user, out);
     if (url.has_password) {
       out += ':';
       if (with_password) {
-        percentEncode(url.password, out);
+        ascii::percentEncode(url.password, out);
       } else {
         out += "***";
       }
@@ -191,7 +165,7 @@ bool canonicalHostName(std::string_view text, std::string& out) {
   if (label == 0) {
     return false;
   }
-  out = lowered(text);
+  out = ascii::canonicalHostName(text);
   return true;
 }
 

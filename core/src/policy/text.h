@@ -13,15 +13,9 @@
 namespace socks::policy {
 
 using ascii::equalsIgnoreCase;
-inline char lowerChar(char c) { return ascii::lower(c); }
 inline bool isDigit(char c) { return c >= '0' && c <= '9'; }
 inline bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 inline bool isBlank(char c) { return c == ' ' || c == '\t'; }
-
-std::string lowered(std::string_view s);
-
-// RFC 3986 §2.1 percent-encoding of everything but unreserved characters.
-void percentEncode(std::string_view text, std::string& out);
 
 // scheme://[user[:password]@]host:port with user and password percent-encoded;
 // the password only when with_password (else ":***" when there is one).

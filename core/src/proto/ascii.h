@@ -1,5 +1,5 @@
-// proto/ascii.h — ASCII case folding and the canonical form of host names,
-// for every part of core (internal). Host names compare case-insensitively in
+// proto/ascii.h — ASCII case folding, the canonical form of host names and
+// URL percent-encoding, for every part of core (internal). Host names compare case-insensitively in
 // ASCII only (RFC 4343 §3); the canonical form is lower case without one
 // trailing dot ("Example.ORG." -> "example.org").
 #pragma once
@@ -33,6 +33,28 @@ inline std::string canonicalHostName(std::string_view name) {
     c = lower(c);
   }
   return out;
+}
+
+// RFC 3986 §2.3 unreserved characters: written as they are in a URL.
+constexpr bool isUnreserved(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
+}
+
+// RFC 3986 §2.1 percent-encoding of everything but unreserved characters,
+// appended to out.
+inline void percentEncode(std::string_view text, std::string& out) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (char c : text) {
+    if (isUnreserved(c)) {
+      out.push_back(c);
+    } else {
+      const auto b = static_cast<unsigned char>(c);
+      out.push_back('%');
+      out.push_back(kHex[b >> 4]);
+      out.push_back(kHex[b & 0xF]);
+    }
+  }
 }
 
 }  // namespace socks::ascii

@@ -57,11 +57,6 @@ bool isHostChar(char c) {
          c == '_';
 }
 
-// RFC 3986 §2.3 unreserved characters: printed as they are by redacted().
-bool isUnreserved(char c) {
-  return isHostChar(c) || c == '~';
-}
-
 // 1-based column of text[offset].
 std::uint32_t col(std::size_t offset) {
   return static_cast<std::uint32_t>(offset + 1);
@@ -95,19 +90,6 @@ Status percentDecode(std::string_view text, std::size_t offset, std::string& out
   return Status();
 }
 
-void percentEncode(std::string_view text, std::string& out) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (char c : text) {
-    if (isUnreserved(c)) {
-      out.push_back(c);
-    } else {
-      const auto b = static_cast<unsigned char>(c);
-      out.push_back('%');
-      out.push_back(kHex[b >> 4]);
-      out.push_back(kHex[b & 0xF]);
-    }
-  }
-}
 
 // user[:password], starting at `offset`.
 Status parseUserInfo(std::string_view info, std::size_t offset, ProxyUrl& url) {
@@ -223,7 +205,7 @@ std::string ProxyUrl::redacted() const {
   std::string out = schemeName(kind);
   out += "://";
   if (has_user) {
-    percentEncode(user, out);
+    ascii::percentEncode(user, out);
     if (has_password) {
       out += ":***";
     }
